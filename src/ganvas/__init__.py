@@ -1,0 +1,24 @@
+"""ganvas: train GANs on your art and create new works, offline.
+
+>>> import ganvas
+>>> G = ganvas.load("runs/emoji")                # doctest: +SKIP
+>>> images = G.generate(seeds=[1, 2, 3])          # doctest: +SKIP
+
+Importing ganvas is cheap: torch and everything else load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["load", "__version__"]
+
+
+def load(run_dir, device: str = "cpu"):
+    """Load the exported generator of a run folder (or a `generator.safetensors` path).
+
+    Returns a `ganvas.generate.GeneratorHandle` with `.generate(seeds=[...])` returning PIL images.
+    """
+    from ganvas.generate.api import load as _load
+
+    return _load(run_dir, device=device)

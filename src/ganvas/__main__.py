@@ -1,0 +1,3 @@
+from ganvas.cli import main
+
+main(prog_name="ganvas")

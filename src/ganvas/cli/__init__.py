@@ -1,0 +1,51 @@
+"""The `ganvas` command line: one module per subcommand, each parse -> config -> one library call."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ganvas.errors import GanvasError
+
+
+class _Group(click.Group):
+    """Turns user errors into one clear line and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GanvasError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ganvas")
+def main() -> None:
+    """ganvas: train GANs on your art and create new works, offline.
+
+    \b
+    Examples:
+      ganvas train --data emoji --out runs/emoji --kimg 100
+      ganvas generate runs/emoji --seeds 0-15 --out out/ --grid
+      ganvas interpolate runs/emoji --seeds 1,7,3 --frames 60 --out walk.gif
+      ganvas data inspect ~/art --json
+    """
+
+
+def _register() -> None:
+    from ganvas.cli import data, demo, generate, models, train
+
+    main.add_command(train.train_cmd)
+    main.add_command(generate.generate_cmd)
+    main.add_command(generate.interpolate_cmd)
+    main.add_command(models.models_cmd)
+    main.add_command(demo.demo_cmd)
+    main.add_command(data.data)
+
+
+_register()

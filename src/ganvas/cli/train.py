@@ -1,0 +1,74 @@
+"""`ganvas train`: parse flags -> a RunConfig -> ganvas.train.train()."""
+
+from __future__ import annotations
+
+import click
+
+from ganvas.cli.common import positive_float, positive_int
+
+
+@click.command("train")
+@click.option("--data", "data", default=None, metavar="PATH|emoji|ring8|grid25",
+              help="A folder of images (scanned recursively) or a built-in set. [default: emoji]")
+@click.option("--out", "out", required=False, metavar="RUN_DIR", type=click.Path(file_okay=False),
+              help="Run folder; rerunning the same command on it resumes.")
+@click.option("--model", default=None, help="Registered model (see `ganvas models`). [default: auto]")
+@click.option("--resolution", type=int, default=None, help="Training resolution in px (power of two).")
+@click.option("--batch", type=int, default=None, callback=positive_int, help="Batch size (images per step).")
+@click.option("--kimg", type=float, default=None, callback=positive_float,
+              help="Duration in thousands of images shown to D (fractions allowed).")
+@click.option("--epochs", type=float, default=None, callback=positive_float,
+              help="Duration in passes over the dataset (instead of --kimg).")
+@click.option("--loss", default=None, help="Registered loss: nonsat, minimax, wgan-gp, hinge, lsgan.")
+@click.option("--seed", type=int, default=None, help="Seed for weights, noise and data order.")
+@click.option("--checkpoint-kimg", type=float, default=None, callback=positive_float,
+              help="Write a resumable checkpoint every K kimg (fractions allowed).")
+@click.option("--fit", type=click.Choice(["crop", "pad", "stretch"]), default=None,
+              help="How non-square images become square. [default: crop]")
+@click.option("--labels", type=click.Choice(["none", "subdirs"]), default=None,
+              help="subdirs: first-level subfolders are class labels (conditional training).")
+@click.option("--background", default=None, help="Colour behind transparent pixels: white, black, #rrggbb.")
+@click.option("--preset", default="default", show_default=True, help="Config preset: default, demo.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, seed, checkpoint_kimg, fit, labels,
+              background, preset, sets, dry_run, no_progress):
+    """Train a GAN on a folder of images or a built-in set.
+
+    \b
+    Examples:
+      ganvas train --data emoji --out runs/emoji --kimg 100
+      ganvas train --data ~/art --labels subdirs --resolution 64 --out runs/art
+      ganvas train --data ring8 --loss wgan-gp --kimg 20 --out runs/ring8
+      ganvas train --data emoji --out runs/x --set optim.D.lr=1e-4 --dry-run
+    Rerun the same command to resume after an interruption; raise --kimg to train longer.
+    """
+    from ganvas.config import build_config, parse_set
+    from ganvas.errors import ConfigError
+
+    flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
+             "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "train.seed": seed,
+             "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
+             "data.background": background}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_set(sets))
+    if data is not None and data.startswith("~"):
+        import os
+
+        overrides["data.source"] = os.path.expanduser(data)
+    cfg = build_config(preset, overrides)
+    if dry_run:
+        click.echo(cfg.to_json())
+        return
+    if out is None:
+        raise ConfigError("--out RUN_DIR is required: the folder for checkpoints, grids and the generator")
+    from ganvas.train import train
+
+    result = train(cfg, out, progress=not no_progress, log=lambda m: click.echo(m, err=True))
+    click.echo(f"generator: {result.generator}")
+    if result.grid:
+        click.echo(f"samples:   {result.grid}")
+    if result.loss_plot:
+        click.echo(f"losses:    {result.loss_plot}")

@@ -1,0 +1,295 @@
+"""One config tree of typed dataclasses, presets as data, dotted overrides.
+
+    >>> cfg = build_config(overrides={"train.batch": "32", "loss.name": "hinge"})
+    >>> cfg.train.batch, cfg.loss.name
+    (32, 'hinge')
+
+Resolution order: field defaults -> preset -> the chosen loss's recommended settings -> overrides.
+Only keys the user set explicitly beat a loss's recommendations, so `--loss wgan-gp` alone gives a
+working WGAN-GP setup (5 critic steps, Adam betas (0, 0.9)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ganvas.errors import ConfigError
+
+IMAGE_SOURCES_BUILTIN = ("emoji",)
+POINT_SOURCES = ("ring8", "grid25")
+
+
+@dataclass
+class DataConfig:
+    source: str = "emoji"  # a folder path, or a built-in set: emoji, ring8, grid25
+    resolution: int = 32  # training resolution in pixels (square)
+    fit: str = "crop"  # non-square images: crop | pad | stretch
+    background: str = "white"  # alpha is composited on this colour: a name or #rrggbb
+    labels: str = "none"  # none | subdirs (first-level subfolders become class labels)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "auto"  # a registered model; auto = dcgan for images, mlp for 2-D points
+    z_dim: int = 128
+    width: int = 64  # channels of the layer next to the image; doubled per halving of resolution
+    max_width: int = 512
+    g_norm: str = "batch"  # generator normalisation: batch | pixel | none
+    d_norm: str = "auto"  # discriminator normalisation: batch | layer | none; auto = layer for WGAN-GP
+    hidden: int = 256  # MLP width (2-D data)
+    depth: int = 3  # MLP hidden layers (2-D data)
+
+
+@dataclass
+class LossConfig:
+    name: str = "nonsat"  # a registered loss (see `ganvas models`)
+    gp_weight: float = 10.0  # gradient penalty weight (WGAN-GP)
+
+
+@dataclass
+class AdamConfig:
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass
+class OptimConfig:
+    G: AdamConfig = field(default_factory=AdamConfig)
+    D: AdamConfig = field(default_factory=AdamConfig)
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 64  # images per step (global)
+    kimg: float = 100.0  # duration in thousands of real images shown to D
+    epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
+    n_critic: int = 1  # D steps per G step
+    seed: int = 0
+    ema_kimg: float = 10.0  # half-life of the generator EMA, in kimg
+    ema_rampup: float = 0.05  # EMA half-life is at most this fraction of training so far (0 = off)
+    checkpoint_kimg: float = 10.0  # full resumable state every this many kimg
+    keep_checkpoints: int = 3
+    snapshot_kimg: float = 10.0  # fixed-seed sample grid every this many kimg
+    grid_size: int = 64  # images in each sample grid (seeds 0..grid_size-1)
+    log_kimg: float = 1.0  # stats line every this many kimg
+    tensorboard: bool = True
+    max_bad_steps: int = 20  # consecutive non-finite steps before the run stops
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        cfg = cls()
+        for key, value in flatten(d).items():
+            set_value(cfg, key, value, strict=False)
+        return cfg
+
+
+# Presets are data: dotted key -> value, applied after defaults and before the user's overrides.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Tuned so `make demo` gives recognisable emoji in a few CPU-minutes (see README).
+    "demo": {
+        "data.source": "emoji",
+        "data.resolution": 32,
+        "model.name": "dcgan",
+        "model.width": 32,
+        "model.z_dim": 64,
+        "train.batch": 64,
+        "train.kimg": 150.0,
+        "train.ema_kimg": 5.0,
+        "train.snapshot_kimg": 25.0,
+        "train.checkpoint_kimg": 25.0,
+        "train.log_kimg": 2.0,
+    },
+}
+
+# A loss may recommend settings; they apply unless the user set the same key.
+LOSS_RECOMMENDS: dict[str, dict[str, Any]] = {
+    "wgan-gp": {"train.n_critic": 5, "optim.G.betas": (0.0, 0.9), "optim.D.betas": (0.0, 0.9),
+                "optim.G.lr": 1e-4, "optim.D.lr": 1e-4},
+}
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def all_keys(cfg: RunConfig | None = None) -> list[str]:
+    return sorted(flatten((cfg or RunConfig()).to_dict()))
+
+
+def _field_type(obj: Any, name: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    return hints[name]
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    origin = typing.get_origin(typ)
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).strip().lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(str(value).replace("_", "")) if isinstance(value, str) else int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError
+            return out
+        if typ is str:
+            return str(value)
+        if origin is tuple:
+            items = value
+            if isinstance(value, str):
+                items = [p for p in value.strip("()[] ").split(",") if p.strip()]
+            args = typing.get_args(typ)
+            items = list(items)
+            if len(items) != len(args):
+                raise ValueError
+            return tuple(_coerce(v, t, key) for v, t in zip(items, args))
+        if origin in (typing.Union, types.UnionType):
+            raise ValueError
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise ConfigError(f"cannot set {key}: unsupported type {typ}")
+    tname = getattr(typ, "__name__", str(typ))
+    if origin is tuple:
+        tname = "a pair like 0.5,0.999"
+    raise ConfigError(f"cannot set {key}={value!r}: expected {tname}")
+
+
+def set_value(cfg: RunConfig, key: str, value: Any, strict: bool = True) -> None:
+    """Set a dotted key (e.g. 'optim.G.lr') with type checking; unknown keys list close matches."""
+    parts = key.split(".")
+    obj: Any = cfg
+    for i, p in enumerate(parts):
+        if not dataclasses.is_dataclass(obj) or p not in {f.name for f in dataclasses.fields(obj)}:
+            if not strict:
+                return
+            near = difflib.get_close_matches(key, all_keys(cfg), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            raise ConfigError(f"unknown config key {key!r}{hint} (`ganvas train --dry-run` prints every key)")
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(obj, p)):
+                raise ConfigError(f"{key!r} is a section; set one of its fields, e.g. {key}.lr")
+            setattr(obj, p, _coerce(value, _field_type(obj, p), key))
+        else:
+            obj = getattr(obj, p)
+
+
+def get_value(cfg: RunConfig, key: str) -> Any:
+    obj: Any = cfg
+    for p in key.split("."):
+        obj = getattr(obj, p)
+    return obj
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`--set key=value` strings -> dict, with a clear error for malformed ones."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r} (e.g. --set train.batch=32)")
+        k, v = item.split("=", 1)
+        if not k.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def build_config(preset: str = "default", overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults -> preset -> loss recommendations -> explicit overrides, then validation."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")
+    overrides = dict(overrides or {})
+    cfg = RunConfig()
+    for k, v in PRESETS[preset].items():
+        set_value(cfg, k, v)
+    for k, v in overrides.items():  # first pass: learn the loss (and catch unknown keys early)
+        set_value(cfg, k, v)
+    for k, v in LOSS_RECOMMENDS.get(cfg.loss.name, {}).items():
+        if k not in overrides:
+            set_value(cfg, k, v)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    d, m, t = cfg.data, cfg.model, cfg.train
+    if d.fit not in ("crop", "pad", "stretch"):
+        raise ConfigError(f"data.fit={d.fit!r}: choose crop, pad or stretch")
+    if d.labels not in ("none", "subdirs"):
+        raise ConfigError(f"data.labels={d.labels!r}: choose none or subdirs")
+    if d.resolution < 8 or d.resolution > 1024 or d.resolution & (d.resolution - 1):
+        raise ConfigError(f"resolution {d.resolution} is not supported: use a power of two from 8 to 1024")
+    if m.g_norm not in ("batch", "pixel", "none"):
+        raise ConfigError(f"model.g_norm={m.g_norm!r}: choose batch, pixel or none")
+    if m.d_norm not in ("auto", "batch", "layer", "none"):
+        raise ConfigError(f"model.d_norm={m.d_norm!r}: choose auto, batch, layer or none")
+    for name, v in (("model.z_dim", m.z_dim), ("model.width", m.width), ("model.max_width", m.max_width),
+                    ("model.hidden", m.hidden), ("model.depth", m.depth), ("train.batch", t.batch),
+                    ("train.n_critic", t.n_critic), ("train.grid_size", t.grid_size),
+                    ("train.keep_checkpoints", t.keep_checkpoints)):
+        if v < 1:
+            raise ConfigError(f"{name} must be at least 1, got {v}")
+    for name, v in (("train.kimg", t.kimg), ("train.checkpoint_kimg", t.checkpoint_kimg),
+                    ("train.snapshot_kimg", t.snapshot_kimg), ("train.log_kimg", t.log_kimg),
+                    ("train.ema_kimg", t.ema_kimg)):
+        if v <= 0:
+            raise ConfigError(f"{name} must be positive, got {v:g}")
+    if t.epochs < 0 or t.ema_rampup < 0 or t.threads < 0:
+        raise ConfigError("train.epochs, train.ema_rampup and train.threads cannot be negative")
+    if t.max_bad_steps < 1:
+        raise ConfigError("train.max_bad_steps must be at least 1")
+    for net in ("G", "D"):
+        a: AdamConfig = getattr(cfg.optim, net)
+        if a.lr <= 0 or not all(0 <= b < 1 for b in a.betas):
+            raise ConfigError(f"optim.{net}: lr must be positive and betas in [0, 1)")
+    if d.source in POINT_SOURCES and t.epochs:
+        raise ConfigError(f"{d.source} is an endless 2-D distribution: give the duration with --kimg, not epochs")
+
+
+def is_points(cfg: RunConfig) -> bool:
+    return cfg.data.source in POINT_SOURCES

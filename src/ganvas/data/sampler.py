@@ -1,0 +1,72 @@
+"""Deterministic training batches: what D sees at image count `nimg` depends only on (seed, nimg).
+
+Images are an endless stream of epochs; epoch e is a permutation drawn from (seed, "order", e), and
+stream position i is image perm_{i // N}[i % N]. So a run resumed at any nimg continues with exactly
+the batches an uninterrupted run would have drawn, whatever happened before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ganvas.data.dataset import ImageDataset
+from ganvas.data.toy import PointDistribution
+from ganvas.utils.image import uint8_to_float
+from ganvas.utils.seeding import make_generator
+
+
+class ImageBatches:
+    """Batches from an in-memory uint8 image set; images stay uint8 until they are drawn."""
+
+    def __init__(self, dataset: ImageDataset, seed: int):
+        self.images = torch.from_numpy(np.ascontiguousarray(dataset.images))  # [N, 3, H, W] uint8
+        self.labels = None if dataset.labels is None else torch.from_numpy(dataset.labels).long()
+        self.num_classes = dataset.num_classes
+        self.seed = seed
+        self._perm_cache: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _perm(self, epoch: int) -> torch.Tensor:
+        p = self._perm_cache.get(epoch)
+        if p is None:
+            if len(self._perm_cache) > 4:
+                self._perm_cache.clear()
+            p = torch.randperm(len(self.images), generator=make_generator(self.seed, "order", epoch))
+            self._perm_cache[epoch] = p
+        return p
+
+    def indices(self, nimg: int, n: int) -> torch.Tensor:
+        """Dataset indices of stream positions nimg .. nimg+n-1."""
+        size = len(self.images)
+        pos = torch.arange(nimg, nimg + n)
+        epochs = pos // size
+        out = torch.empty(n, dtype=torch.long)
+        for e in torch.unique(epochs).tolist():
+            mask = epochs == e
+            out[mask] = self._perm(e)[pos[mask] % size]
+        return out
+
+    def batch(self, nimg: int, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """real_img float [-1, 1] [n, 3, H, W], and labels [n] (or None)."""
+        idx = self.indices(nimg, n)
+        real_img = uint8_to_float(self.images[idx])
+        return real_img, (None if self.labels is None else self.labels[idx])
+
+
+class PointBatches:
+    """Batches drawn fresh from a 2-D distribution with noise keyed by (seed, nimg)."""
+
+    num_classes = 0
+
+    def __init__(self, dist: PointDistribution, seed: int):
+        self.dist = dist
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return 0
+
+    def batch(self, nimg: int, n: int) -> tuple[torch.Tensor, None]:
+        return self.dist.sample(n, make_generator(self.seed, "points", nimg)), None

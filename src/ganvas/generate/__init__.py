@@ -1,0 +1,1 @@
+"""Creating with a trained generator: seeds -> images, truncation, interpolation. Never imports train."""

@@ -1,0 +1,85 @@
+"""The contract every model pair keeps.
+
+G(z [N, z_dim], c [N, c_dim] or None) -> float [N, *out_shape]; images are [N, 3, H, W] in [-1, 1].
+D(x, c) -> raw logits [N], real scores positive (no sigmoid).
+A generator records its constructor arguments in `init_kwargs`, so an export is weights + JSON and a
+model is rebuilt from the registry, never from pickled code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ganvas.errors import ConfigError
+
+
+class Generator(nn.Module):
+    z_dim: int
+    c_dim: int
+    out_shape: tuple[int, ...]
+
+    def __init__(self, **init_kwargs: Any):
+        super().__init__()
+        self.init_kwargs = dict(init_kwargs)
+
+    def check_inputs(self, z: torch.Tensor, c: torch.Tensor | None) -> None:
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must be [N, {self.z_dim}], got {list(z.shape)}")
+        if self.c_dim and (c is None or c.shape != (z.shape[0], self.c_dim)):
+            raise ValueError(f"this generator is conditional: c must be [N, {self.c_dim}]")
+
+
+class Discriminator(nn.Module):
+    def __init__(self, **init_kwargs: Any):
+        super().__init__()
+        self.init_kwargs = dict(init_kwargs)
+
+    def check_inputs(self, x: torch.Tensor, expected: tuple[int, ...]) -> None:
+        if tuple(x.shape[1:]) != tuple(expected):
+            raise ValueError(f"D expects inputs [N, {', '.join(map(str, expected))}], got {list(x.shape)}")
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about the data."""
+
+    kind: str  # "image" | "points"
+    resolution: int = 0
+    channels: int = 3
+    num_classes: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str  # the data kind it trains on: "image" | "points"
+    generator: type[Generator]
+    discriminator: type[Discriminator]
+    kwargs: Callable[[Any, DataInfo], tuple[dict, dict]]  # (ModelConfig, DataInfo) -> (G kwargs, D kwargs)
+    help: str = ""
+
+    def build(self, model_cfg: Any, info: DataInfo) -> tuple[Generator, Discriminator]:
+        if info.kind != self.kind:
+            raise ConfigError(f"model {self.name!r} trains on {self.kind} data, but the data is {info.kind}")
+        g_kwargs, d_kwargs = self.kwargs(model_cfg, info)
+        return self.generator(**g_kwargs), self.discriminator(**d_kwargs)
+
+
+@torch.no_grad()
+def synthesize(G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, batch_size: int = 64) -> torch.Tensor:
+    """Run G in fixed-size chunks and return float outputs on the CPU [N, *out_shape].
+
+    Chunking keeps memory flat for long seed lists; each row depends only on its own z (G is in eval
+    mode, so no batch statistics), so results do not depend on `batch_size`.
+    """
+    device = next(G.parameters()).device
+    outs = []
+    for i in range(0, len(z), batch_size):
+        zc = z[i : i + batch_size].to(device)
+        cc = None if c is None else c[i : i + batch_size].to(device)
+        outs.append(G(zc, cc).float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0, *G.out_shape)

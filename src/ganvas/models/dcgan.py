@@ -1,0 +1,76 @@
+"""DCGAN-class convolutional G and D (Radford et al. 2016), any power-of-two resolution >= 8.
+
+Channels at spatial size r are width * (resolution/2) / r, capped at max_width: the classic 64 px
+DCGAN (width 64) has 512-256-128-64 channels at 4-8-16-32 px in G and the mirror image in D.
+Conditional variants concatenate a one-hot c to z in G and use a projection term in D (Miyato &
+Koyama 2018).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganvas.models.base import Discriminator, Generator
+from ganvas.nn import dcgan_init, norm_2d
+
+
+def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
+    return max(1, min(max_width, width * (resolution // 2) // r))
+
+
+class DCGANGenerator(Generator):
+    def __init__(self, z_dim: int = 128, resolution: int = 32, width: int = 64, max_width: int = 512,
+                 norm: str = "batch", c_dim: int = 0, channels: int = 3):
+        super().__init__(z_dim=z_dim, resolution=resolution, width=width, max_width=max_width, norm=norm,
+                         c_dim=c_dim, channels=channels)
+        self.z_dim, self.c_dim, self.out_shape = z_dim, c_dim, (channels, resolution, resolution)
+        ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
+        bias = norm != "batch"  # a bias before BatchNorm is cancelled by its mean
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim + c_dim, ch(4), 4, 1, 0, bias=bias),
+                                   norm_2d(norm, ch(4)), nn.ReLU(inplace=True)]
+        r = 4
+        while r < resolution // 2:  # 4 -> 8 -> ... -> resolution/2
+            layers += [nn.ConvTranspose2d(ch(r), ch(2 * r), 4, 2, 1, bias=bias), norm_2d(norm, ch(2 * r)),
+                       nn.ReLU(inplace=True)]
+            r *= 2
+        layers += [nn.ConvTranspose2d(ch(r), channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_inputs(z, c)
+        x = torch.cat([z, c.to(z.dtype)], dim=1) if self.c_dim else z
+        return self.net(x[:, :, None, None])  # [N, C, R, R] in [-1, 1]
+
+
+class DCGANDiscriminator(Discriminator):
+    def __init__(self, resolution: int = 32, width: int = 64, max_width: int = 512, norm: str = "batch",
+                 c_dim: int = 0, channels: int = 3):
+        super().__init__(resolution=resolution, width=width, max_width=max_width, norm=norm, c_dim=c_dim,
+                         channels=channels)
+        self.in_shape = (channels, resolution, resolution)
+        self.c_dim = c_dim
+        ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
+        r = resolution // 2
+        # No normalisation on the first layer (DCGAN sec. 3).
+        layers: list[nn.Module] = [nn.Conv2d(channels, ch(r), 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        bias = norm != "batch"
+        while r > 4:
+            layers += [nn.Conv2d(ch(r), ch(r // 2), 4, 2, 1, bias=bias), norm_2d(norm, ch(r // 2)),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            r //= 2
+        self.features = nn.Sequential(*layers)  # [N, ch(4), 4, 4]
+        self.out = nn.Conv2d(ch(4), 1, 4, 1, 0)
+        self.embed = nn.Linear(c_dim, ch(4), bias=False) if c_dim else None
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_inputs(x, self.in_shape)
+        h = self.features(x)  # [N, C4, 4, 4]
+        logits = self.out(h).flatten()  # [N]
+        if self.embed is not None:
+            if c is None:
+                raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
+            logits = logits + (self.embed(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(dim=1)
+        return logits

@@ -1,0 +1,117 @@
+"""Training statistics: running means, `stats.jsonl`, TensorBoard scalars, and the loss plot.
+
+Names follow `Group/Net/what` (e.g. `Loss/D/adv`, `Timing/sec_per_kimg`). Each line of stats.jsonl is
+one JSON object with `nimg` and `kimg`; events (a skipped non-finite step) carry an `event` field.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from ganvas.utils.files import atomic_write_text
+from ganvas.utils.provenance import provenance, save_png
+
+
+class Stats:
+    """Accumulates scalars between flushes and writes them out."""
+
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True):
+        self.path = Path(run_dir) / "stats.jsonl"
+        self._sums: dict[str, float] = defaultdict(float)
+        self._counts: dict[str, int] = defaultdict(int)
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+            except ImportError:  # optional: the run goes on without it
+                self._tb = None
+
+    def add(self, name: str, value: float) -> None:
+        self._sums[name] += float(value)
+        self._counts[name] += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: self._sums[k] / self._counts[k] for k in self._sums if self._counts[k]}
+
+    def flush(self, nimg: int, extra: dict[str, float] | None = None) -> dict[str, float]:
+        row = {**self.means(), **(extra or {})}
+        self._write({"nimg": nimg, "kimg": round(nimg / 1000, 3), **row})
+        if self._tb is not None:
+            for k, v in row.items():
+                if math.isfinite(v):
+                    self._tb.add_scalar(k, v, global_step=nimg)
+            self._tb.flush()
+        self._sums.clear()
+        self._counts.clear()
+        return row
+
+    def event(self, nimg: int, event: str, **fields: object) -> None:
+        self._write({"nimg": nimg, "kimg": round(nimg / 1000, 3), "event": event, **fields})
+
+    def _write(self, row: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def truncate_after(self, nimg: int) -> None:
+        """On resume, drop lines written after the checkpoint we resume from (they will be redone)."""
+        rows = read_stats(self.path)
+        kept = [r for r in rows if r.get("nimg", 0) <= nimg]
+        if len(kept) != len(rows):
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_stats(path: str | os.PathLike) -> list[dict]:
+    """Rows of a stats.jsonl; a torn last line (killed mid-write) is ignored."""
+    rows = []
+    p = Path(path)
+    if not p.exists():
+        return rows
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def plot_losses(stats_path: str | os.PathLike, out_path: str | os.PathLike) -> Path | None:
+    """Plot every Loss/* series against kimg into a PNG; None when there is nothing to plot."""
+    rows = [r for r in read_stats(stats_path) if "event" not in r]
+    names = sorted({k for r in rows for k in r if k.startswith("Loss/")})
+    if not names:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for name in names:
+        pts = [(r["kimg"], r[name]) for r in rows if name in r and math.isfinite(r[name])]
+        if pts:
+            ax.plot(*zip(*pts), label=name, linewidth=1.2)
+    ax.set_xlabel("kimg (thousands of real images shown to D)")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title("ganvas training losses")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB")
+    save_png(img, out_path, provenance(kind="loss plot"))
+    return Path(out_path)

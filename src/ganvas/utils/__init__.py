@@ -1,0 +1,1 @@
+"""Foundation helpers: seeding, image conversion, atomic files, provenance. Imports nothing above L0."""
