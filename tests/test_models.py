@@ -85,3 +85,20 @@ def test_classic_dcgan64_shapes():
     assert [m.out_channels for m in convs] == [512, 256, 128, 64, 3]
     dconvs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [m.out_channels for m in dconvs] == [64, 128, 256, 512, 1]
+
+
+@pytest.mark.parametrize("d_norm", ["batch", "layer", "spectral", "none"])
+def test_dcgan_discriminator_norms(d_norm):
+    cfg = ModelConfig(z_dim=8, width=8, max_width=32, d_norm=d_norm)
+    _, D = MODELS.get("dcgan").build(cfg, DataInfo("image", resolution=16, num_classes=2))
+    x = torch.randn(4, 3, 16, 16)
+    c = torch.eye(2)[[0, 1, 0, 1]]
+    D(x, c).sum().backward()
+    assert all(p.grad is not None for p in D.parameters())
+    if d_norm == "spectral":
+        # Every weight is divided by its largest singular value (estimated by power iteration).
+        w = D.out.weight.detach().flatten(1)
+        assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=0.05)
+    if d_norm in ("layer", "spectral", "none"):  # per-sample: a sample's score ignores its batch-mates
+        D.train(d_norm != "spectral")  # spectral norm's power iteration moves u on every training forward
+        assert torch.allclose(D(x[:2], c[:2]), D(x, c)[:2], atol=1e-5)

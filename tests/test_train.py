@@ -160,9 +160,11 @@ def test_repeated_nonfinite_steps_stop_the_run_cleanly(tmp_path, art, monkeypatc
     assert not (tmp_path / "run" / "generator.safetensors").exists()
 
 
-def test_epochs_set_the_duration(tmp_path, art):
-    result = train(_cfg(art, **{"train.epochs": 1.0}), tmp_path / "run", progress=False, log=lambda m: None)
+def test_epochs_set_the_duration_and_tensorboard_logs(tmp_path, art):
+    cfg = _cfg(art, **{"train.epochs": 1.0, "train.tensorboard": True, "train.log_kimg": 0.016})
+    result = train(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     assert result.nimg == 32  # 32 images, batch 16: exactly one pass
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_conditional_run_and_class_generation(tmp_path):

@@ -24,8 +24,10 @@ def demo_cmd(out, kimg, no_progress):
     cfg = build_config("demo", {"train.kimg": kimg} if kimg else {})
     result = train(cfg, out, progress=not no_progress, log=lambda m: click.echo(m, err=True))
     handle = load(out)
+    # A conditional demo model cycles through the categories: one category per grid column.
     grid = handle.save(list(range(64)), Path(out) / "samples", grid=True)[-1]
-    gif = interpolate(handle, [1, 7, 3, 12], 96, Path(out) / "walk.gif", fps=16, scale=4)
+    walk_class = "Smileys & Emotion" if "Smileys & Emotion" in handle.label_names else None
+    gif = interpolate(handle, [1, 7, 3, 12], 96, Path(out) / "walk.gif", fps=16, scale=4, class_name=walk_class)
     click.echo(f"done in {time.perf_counter() - t0:.0f} s")
     click.echo(f"sample grid:   {grid}")
     click.echo(f"interpolation: {gif}")

@@ -20,6 +20,7 @@ from ganvas.cli.common import positive_float, positive_int
 @click.option("--epochs", type=float, default=None, callback=positive_float,
               help="Duration in passes over the dataset (instead of --kimg).")
 @click.option("--loss", default=None, help="Registered loss: nonsat, minimax, wgan-gp, hinge, lsgan.")
+@click.option("--aug", default=None, help="Augmentation of D's inputs: none, diffaugment. [default: none]")
 @click.option("--seed", type=int, default=None, help="Seed for weights, noise and data order.")
 @click.option("--checkpoint-kimg", type=float, default=None, callback=positive_float,
               help="Write a resumable checkpoint every K kimg (fractions allowed).")
@@ -33,7 +34,7 @@ from ganvas.cli.common import positive_float, positive_int
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
-def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, seed, checkpoint_kimg, fit, labels,
+def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
               background, preset, sets, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
@@ -49,7 +50,7 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, seed, che
     from ganvas.errors import ConfigError
 
     flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
-             "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "train.seed": seed,
+             "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background}
     overrides = {k: v for k, v in flags.items() if v is not None}

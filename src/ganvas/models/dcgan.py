@@ -57,13 +57,18 @@ class DCGANDiscriminator(Discriminator):
         layers: list[nn.Module] = [nn.Conv2d(channels, ch(r), 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         bias = norm != "batch"
         while r > 4:
-            layers += [nn.Conv2d(ch(r), ch(r // 2), 4, 2, 1, bias=bias), norm_2d(norm, ch(r // 2)),
+            layers += [nn.Conv2d(ch(r), ch(r // 2), 4, 2, 1, bias=bias),
+                       norm_2d("none" if norm == "spectral" else norm, ch(r // 2)),
                        nn.LeakyReLU(0.2, inplace=True)]
             r //= 2
         self.features = nn.Sequential(*layers)  # [N, ch(4), 4, 4]
         self.out = nn.Conv2d(ch(4), 1, 4, 1, 0)
         self.embed = nn.Linear(c_dim, ch(4), bias=False) if c_dim else None
         dcgan_init(self)
+        if norm == "spectral":  # Miyato et al. 2018: every weight scaled to spectral norm 1
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         self.check_inputs(x, self.in_shape)

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from ganvas import __version__, checkpoint
+from ganvas.augment import AUGMENTS
 from ganvas.config import RunConfig
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sampler import ImageBatches, PointBatches
@@ -31,6 +32,7 @@ from ganvas.models import MODELS, DataInfo, resolve_model_name
 from ganvas.train.ema import ema_beta, update_ema
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, plot_losses
+from ganvas.utils.device import autocast, resolve_precision
 from ganvas.utils.files import atomic_write_text
 from ganvas.utils.seeding import make_generator
 
@@ -80,6 +82,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     stats = Stats(run_dir, tensorboard=cfg.train.tensorboard)
     stats.truncate_after(nimg)
     grids = run_dir / "grids"
+    log(f"training {setup.model_name} on {data.name} ({_describe(data, setup.c_dim)}) for {total_nimg / 1000:g} kimg, "
+        f"{setup.precision}{', channels_last' if setup.channels_last else ''}, {torch.get_num_threads()} threads")
     if nimg == 0 and isinstance(data, ImageDataset):
         save_real_grid(data.images[: cfg.train.grid_size], grids / "reals.png")
     batch, n_critic, seed = cfg.train.batch, cfg.train.n_critic, cfg.train.seed
@@ -102,15 +106,18 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
             D.requires_grad_(True)
             for _ in range(n_critic):
                 real_img, real_c = setup.batches.batch(nimg, batch)
-                c = setup.onehot(real_c)
+                real_img, c = setup.layout(real_img), setup.onehot(real_c)
                 z = torch.randn(batch, G.z_dim, generator=make_generator(seed, "z/D", nimg))
-                with torch.no_grad():
-                    gen_img = G(z, c)
-                real_logits, gen_logits = D(real_img, c), D(gen_img, c)
-                loss_d = loss.d_loss(real_logits, gen_logits).mean()
-                loss_pen = torch.zeros(())
-                if penalty is not None:
-                    loss_pen = penalty(D, real_img, gen_img, c, make_generator(seed, "pen", nimg)).mean()
+                with setup.autocast():
+                    with torch.no_grad():
+                        gen_img = G(z, c)
+                    real_logits = setup.D_seen(real_img, c, seed, "real", nimg)
+                    gen_logits = setup.D_seen(gen_img, c, seed, "fake", nimg)
+                    loss_d = loss.d_loss(real_logits, gen_logits).mean()
+                    loss_pen = torch.zeros(())
+                    if penalty is not None:
+                        D_pen = lambda x, c_: setup.D_seen(x, c_, seed, "pen", nimg)  # noqa: E731
+                        loss_pen = penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg)).mean()
                 ok = _apply(opt_D, D, loss_d + cfg.loss.gp_weight * loss_pen)
                 stats.add("Loss/D/adv", loss_d.item())
                 if penalty is not None:
@@ -123,7 +130,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
             D.requires_grad_(False)
             c = setup.onehot(setup.gen_labels(nimg_start, batch))
             z = torch.randn(batch, G.z_dim, generator=make_generator(seed, "z/G", nimg_start))
-            loss_g = loss.g_loss(D(G(z, c), c)).mean()
+            with setup.autocast():
+                loss_g = loss.g_loss(setup.D_seen(G(z, c), c, seed, "gen", nimg_start)).mean()
             ok = _apply(opt_G, G, loss_g)
             stats.add("Loss/G/adv", loss_g.item())
             _count_bad(ok, bad_steps, stats, nimg_start, "G", cfg)
@@ -177,6 +185,21 @@ class _Setup:
     penalty: Callable | None
     batches: ImageBatches | PointBatches
     c_dim: int
+    precision: str  # fp32 | bf16 (autocast for forward passes)
+    channels_last: bool
+    augment: Callable | None
+
+    def autocast(self):
+        return autocast(torch.device("cpu"), self.precision)
+
+    def D_seen(self, x: torch.Tensor, c: torch.Tensor | None, seed: int, key: str, nimg: int) -> torch.Tensor:
+        """D's float32 logits [N] for x as D sees it: augmented (if configured) with noise from (seed, key, nimg)."""
+        if self.augment is not None:
+            x = self.augment(x, make_generator(seed, "aug", key, nimg))
+        return self.D(x, c).float()
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
         if not self.c_dim or labels is None:
@@ -206,6 +229,9 @@ def _setup(cfg: RunConfig, data) -> _Setup:
                           "use --set model.d_norm=layer (or none)")
     torch.manual_seed(cfg.train.seed)  # model init: the one use of the global RNG, seeded explicitly
     G, D = MODELS.get(model_name).build(model_cfg, info)
+    channels_last = cfg.train.channels_last and kind == "image"
+    if channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     G.train()
     D.train()
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -216,7 +242,17 @@ def _setup(cfg: RunConfig, data) -> _Setup:
     if is_image and not use_labels:
         batches.labels = None
     penalty = PENALTIES.get(loss.penalty) if loss.penalty else None
-    return _Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes)
+    precision = resolve_precision(cfg.train.precision, torch.device("cpu"))
+    augment = AUGMENTS.get(cfg.aug.name)(cfg.aug.policy)
+    return _Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
+                  precision, channels_last, augment)
+
+
+def _describe(data, c_dim: int) -> str:
+    if isinstance(data, ImageDataset):
+        classes = f", conditional on {c_dim} classes" if c_dim else ""
+        return f"{len(data)} images at {data.resolution} px{classes}"
+    return f"{data.num_modes} modes, 2-D"
 
 
 def _fault_kill_at() -> int | None:
