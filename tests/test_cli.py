@@ -62,3 +62,11 @@ def test_demo_writes_grid_gif_and_plot(tmp_path):
     gif = Image.open(paths["interpolation"])
     assert gif.n_frames > 10 and gif.info.get("loop") == 0
     assert Image.open(paths["loss plot"]).size[0] > 100
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_cli("train", "--data", "ring8", "--kimg", "0.1", "--out", str(blocker / "run"), "--no-progress")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "Not a directory" in proc.stderr and str(blocker) in proc.stderr

@@ -19,8 +19,13 @@ class _Group(click.Group):
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo("interrupted. A training run resumes from its last checkpoint when you rerun the same "
+                       "command.", err=True)
             sys.exit(130)
+        except OSError as e:  # a full disk, a read-only folder, a path that cannot be created
+            where = f": {e.filename}" if getattr(e, "filename", None) else ""
+            click.echo(f"error: {e.strerror or e}{where}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -297,8 +297,12 @@ def _progress_bar(total: int, start: int, enabled: bool):
         return None
     from tqdm import tqdm
 
+    import sys
+
+    # In a terminal the bar redraws twice a second; in a log file (not a TTY) it writes a line every 30 s.
+    interval = 0.5 if sys.stderr.isatty() else 30.0
     return tqdm(total=total, initial=start, unit="img", unit_scale=True, dynamic_ncols=True, smoothing=0.05,
-                desc="train")
+                desc="train", mininterval=interval, maxinterval=max(10.0, interval))
 
 
 # Section: step helpers.
