@@ -175,6 +175,9 @@ def test_conditional_run_and_class_generation(tmp_path):
     a = G.generate_array([5], class_name="blue")
     b = G.generate_array([5], class_name="zen")
     assert not np.array_equal(a, b)
+    # Without --class, seed s gets class s % 3: an image depends on its seed, not on its place in the list.
+    assert np.array_equal(G.generate_array([4])[0], G.generate_array([0, 1, 2, 3, 4])[4])
+    assert np.array_equal(G.generate_array([5]), G.generate_array([5], class_name="zen"))
     with pytest.raises(GanvasError, match="unknown class 'green'"):
         G.generate_array([5], class_name="green")
 

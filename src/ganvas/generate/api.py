@@ -53,15 +53,19 @@ class GeneratorHandle:
         if self.record.get("kind") != "image":
             raise GanvasError("this generator makes 2-D points, not images")
 
-    def class_vector(self, n: int, class_name: str | None) -> torch.Tensor | None:
-        """One-hot c [n, c_dim] for a class name; a conditional model without a name cycles classes."""
+    def class_vector(self, seeds: Sequence[int], class_name: str | None) -> torch.Tensor | None:
+        """One-hot c [N, c_dim] for a class name; without one, seed s gets class s % c_dim.
+
+        Either way an image depends only on its seed (and the class), never on its place in the list.
+        """
         c_dim = self.G.c_dim
         if not c_dim:
             if class_name is not None:
                 raise GanvasError("this generator was trained without labels, so --class does not apply")
             return None
+        n = len(seeds)
         if class_name is None:
-            idx = torch.arange(n) % c_dim
+            idx = torch.tensor([int(s) % c_dim for s in seeds], dtype=torch.long)
         else:
             if class_name not in self.label_names:
                 raise GanvasError(f"unknown class {class_name!r}; this generator knows: {', '.join(self.label_names)}")
@@ -82,7 +86,7 @@ class GeneratorHandle:
     def generate_array(self, seeds: Sequence[int], truncation: float = 1.0, class_name: str | None = None,
                        batch_size: int = 64) -> np.ndarray:
         z = self.latents(seeds, truncation)
-        return self.render(z, self.class_vector(len(seeds), class_name), batch_size)
+        return self.render(z, self.class_vector(seeds, class_name), batch_size)
 
     def generate(self, seeds: Iterable[int], truncation: float = 1.0, class_name: str | None = None,
                  batch_size: int = 64) -> list:

@@ -62,7 +62,7 @@ def interpolate(handle: GeneratorHandle, seeds: Sequence[int], frames: int, out_
     z = walk_latents(handle.latents(list(seeds), truncation), frames)
     if class_name is None and handle.G.c_dim:  # a conditional walk stays within one class
         class_name = handle.label_names[0]
-    imgs = handle.render(z, handle.class_vector(frames, class_name))
+    imgs = handle.render(z, handle.class_vector(range(frames), class_name))
     pil = [to_pil(a) for a in imgs]
     if scale > 1:
         from PIL import Image

@@ -148,7 +148,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
                                    "Progress/kimg": nimg / 1000})
                 t_tick, nimg_tick = time.perf_counter(), nimg
             if crossed(cfg.train.snapshot_kimg, nimg_start, nimg):
-                save_fake_grid(G_ema, grid_n, grids / f"fakes-{nimg // 1000:06d}kimg.png", nimg, setup.c_dim)
+                save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
             if crossed(cfg.train.checkpoint_kimg, nimg_start, nimg):
                 _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
             if kill_at is not None and nimg >= kill_at:
@@ -165,7 +165,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     checkpoint.export_generator(run_dir, G_ema, setup.model_name, _facts(cfg, data, setup, nimg))
     last_grid = sorted(grids.glob("fakes-*.png"))
     if not last_grid:
-        last_grid = [save_fake_grid(G_ema, grid_n, grids / f"fakes-{nimg // 1000:06d}kimg.png", nimg, setup.c_dim)]
+        last_grid = [save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)]
     plot = plot_losses(run_dir / "stats.jsonl", run_dir / "loss.png")
     return TrainResult(run_dir, nimg, run_dir / "generator.safetensors", last_grid[-1], plot, resumed_from)
 
@@ -246,6 +246,10 @@ def _setup(cfg: RunConfig, data) -> _Setup:
     augment = AUGMENTS.get(cfg.aug.name)(cfg.aug.policy)
     return _Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
                   precision, channels_last, augment)
+
+
+def _grid_path(grids: Path, nimg: int) -> Path:
+    return grids / f"fakes-{nimg / 1000:09.3f}kimg.png"  # e.g. fakes-00250.016kimg.png: sorts by time
 
 
 def _describe(data, c_dim: int) -> str:

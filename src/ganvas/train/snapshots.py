@@ -16,7 +16,7 @@ from ganvas.utils.seeding import latents_from_seeds
 
 
 def grid_labels(n: int, num_classes: int) -> torch.Tensor | None:
-    """One-hot labels cycling through the classes, so a conditional grid shows every class."""
+    """Seed s gets class s % num_classes (as `ganvas generate` does), so a grid shows every class."""
     if not num_classes:
         return None
     return torch.nn.functional.one_hot(torch.arange(n) % num_classes, num_classes).float()
