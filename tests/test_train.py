@@ -107,6 +107,19 @@ def test_sigkill_then_rerun_is_bit_identical(tmp_path, art, finished_run, kill_a
     assert (out / "checkpoints" / "ckpt-0000000512.pt").exists()
 
 
+def test_sigkill_resume_with_critic_steps_penalty_augmentation_and_labels(tmp_path):
+    """The same guarantee with n_critic=5, the gradient penalty, DiffAugment and a conditional model."""
+    art = make_art_folder(tmp_path / "classes", n=24, classes=("a", "b"))
+    args = ["train", "--data", str(art), "--labels", "subdirs", "--loss", "wgan-gp", "--aug", "diffaugment",
+            "--kimg", "0.8", "--checkpoint-kimg", "0.32", *TINY_TRAIN]
+    run_cli(*args, "--out", str(tmp_path / "whole"), check=True)
+    killed = run_cli(*args, "--out", str(tmp_path / "cut"), env={"GANVAS_FAULT_KILL_AT_NIMG": "500"})
+    assert killed.returncode == -9
+    run_cli(*args, "--out", str(tmp_path / "cut"), check=True)
+    whole = (tmp_path / "whole" / "generator.safetensors").read_bytes()
+    assert (tmp_path / "cut" / "generator.safetensors").read_bytes() == whole
+
+
 def test_rerun_of_a_finished_run_changes_nothing(finished_run, art):
     before = (finished_run / "generator.safetensors").read_bytes()
     proc = run_cli("train", "--data", str(art), "--out", str(finished_run), "--kimg", "0.5", "--checkpoint-kimg",
