@@ -203,3 +203,16 @@ def test_every_loss_trains_on_2d_points(tmp_path, loss):
     assert result.nimg >= 256 and (tmp_path / "run" / "generator.safetensors").exists()
     with pytest.raises(GanvasError, match="2-D points"):
         ganvas.load(result.run_dir).generate([0])
+
+
+def test_generate_in_chunks_and_dry_run(finished_run, tmp_path):
+    G = ganvas.load(finished_run)
+    paths = G.save(range(10), tmp_path / "o", grid=True, batch_size=3)
+    assert len(paths) == 11 and paths[-1].name == "grid.png"
+    one = np.asarray(Image.open(tmp_path / "o" / "seed0007.png"))
+    assert np.array_equal(one, G.generate_array([7])[0].transpose(1, 2, 0))
+    proc = run_cli("generate", str(finished_run), "--seeds", "0-3", "--out", str(tmp_path / "dry"), "--dry-run",
+                   check=True)
+    assert "would write 4 images" in proc.stdout and not (tmp_path / "dry").exists()
+    proc = run_cli("generate", str(finished_run), "--seeds", "0-5000", "--out", str(tmp_path / "big"), "--grid")
+    assert proc.returncode == 2 and "at most 4096" in proc.stderr

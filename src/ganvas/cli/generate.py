@@ -16,7 +16,8 @@ from ganvas.cli.common import SEEDS, positive_int
 @click.option("--grid", is_flag=True, help="Also write grid.png with all seeds.")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
 @click.option("--batch-size", type=int, default=64, show_default=True, callback=positive_int)
-def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size):
+@click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
+def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size, dry_run):
     """Write one PNG per seed (same seed, same image, whatever the batch size).
 
     \b
@@ -26,7 +27,14 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size):
     from ganvas.generate.api import load
 
     handle = load(run_dir)
-    paths = handle.save(seeds, out, truncation=trunc, class_name=class_name, grid=grid, batch_size=batch_size)
+    if dry_run:
+        handle.latents(seeds[:1], trunc)  # validates the truncation
+        handle.class_vector(seeds[:1], class_name)  # validates the class
+        click.echo(f"would write {len(seeds)} images (seed{seeds[0]:04d}.png ...){' and grid.png' if grid else ''} "
+                   f"to {out} from generator {handle.fingerprint}")
+        return
+    paths = handle.save(seeds, out, truncation=trunc, class_name=class_name, grid=grid, batch_size=batch_size,
+                        progress=True)
     click.echo(f"wrote {len(seeds)} images to {out}" + (f" (grid: {paths[-1]})" if grid else ""))
 
 
@@ -40,7 +48,8 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size):
 @click.option("--scale", type=int, default=1, show_default=True, callback=positive_int,
               help="Enlarge frames by this factor (nearest neighbour).")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
-def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, class_name):
+@click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
+def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, class_name, dry_run):
     """Write a looping GIF: a spherical walk through the seeds' latents and back.
 
     \b
@@ -50,6 +59,13 @@ def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, class_name):
     from ganvas.generate.api import load
     from ganvas.generate.interpolate import interpolate
 
-    path = interpolate(load(run_dir), seeds, frames, out, truncation=trunc, fps=fps, class_name=class_name,
-                       scale=scale)
+    handle = load(run_dir)
+    if dry_run:
+        from ganvas.generate.interpolate import walk_latents
+
+        walk_latents(handle.latents(seeds, trunc), frames)  # validates seeds, frames and truncation
+        handle.class_vector(seeds[:1], class_name)
+        click.echo(f"would write a {frames}-frame looping GIF through seeds {seeds} to {out}")
+        return
+    path = interpolate(handle, seeds, frames, out, truncation=trunc, fps=fps, class_name=class_name, scale=scale)
     click.echo(f"wrote {path}")

@@ -24,6 +24,9 @@ from ganvas.utils.provenance import provenance, save_png
 from ganvas.utils.seeding import latents_from_seeds
 
 
+MAX_GRID = 4096
+
+
 class GeneratorHandle:
     """A loaded generator with its record (fingerprint, labels, training facts)."""
 
@@ -96,22 +99,42 @@ class GeneratorHandle:
         return [to_pil(a) for a in arr]
 
     def save(self, seeds: Sequence[int], out_dir: str | os.PathLike, truncation: float = 1.0,
-             class_name: str | None = None, grid: bool = False, batch_size: int = 64) -> list[Path]:
-        """Write seedNNNN.png per seed (and grid.png), each stamped with provenance metadata."""
+             class_name: str | None = None, grid: bool = False, batch_size: int = 64,
+             progress: bool = False) -> list[Path]:
+        """Write seedNNNN.png per seed (and grid.png), each stamped with provenance metadata.
+
+        Seeds are rendered and written a batch at a time, so memory stays flat for long seed lists.
+        """
+        seeds = [int(s) for s in seeds]
+        if grid and len(seeds) > MAX_GRID:
+            raise GanvasError(f"--grid holds at most {MAX_GRID} images; you asked for {len(seeds)} seeds")
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise GanvasError(f"--out {out} is a file; give a folder")
         out.mkdir(parents=True, exist_ok=True)
-        arr = self.generate_array(list(seeds), truncation, class_name, batch_size)
-        paths = []
-        for s, a in zip(seeds, arr):
-            p = out / f"seed{s:04d}.png"
-            save_png(to_pil(a), p, provenance(self.fingerprint, s, truncation, **self._class_meta(class_name)))
-            paths.append(p)
+        meta = self._class_meta(class_name)
+        paths, kept = [], []
+        bar = None
+        if progress and len(seeds) > batch_size:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(seeds), unit="img", desc="generate")
+        for i in range(0, len(seeds), batch_size):
+            chunk = seeds[i : i + batch_size]
+            arr = self.generate_array(chunk, truncation, class_name, batch_size)
+            for s, a in zip(chunk, arr):
+                p = out / f"seed{s:04d}.png"
+                save_png(to_pil(a), p, provenance(self.fingerprint, s, truncation, **meta))
+                paths.append(p)
+            if grid:
+                kept.append(arr)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
         if grid:
             p = out / "grid.png"
-            save_png(to_pil(make_grid(arr)), p, provenance(self.fingerprint, list(seeds), truncation,
-                                                            **self._class_meta(class_name)))
+            save_png(to_pil(make_grid(np.concatenate(kept))), p, provenance(self.fingerprint, seeds, truncation, **meta))
             paths.append(p)
         return paths
 

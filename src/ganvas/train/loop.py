@@ -255,7 +255,7 @@ def _grid_path(grids: Path, nimg: int) -> Path:
 def _describe(data, c_dim: int) -> str:
     if isinstance(data, ImageDataset):
         classes = f", conditional on {c_dim} classes" if c_dim else ""
-        return f"{len(data)} images at {data.resolution} px{classes}"
+        return f"{len(data)} image{'s' if len(data) != 1 else ''} at {data.resolution} px{classes}"
     return f"{data.num_modes} modes, 2-D"
 
 
