@@ -43,7 +43,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ganvas.cli import data, demo, generate, models, train
+    from ganvas.cli import bench, data, demo, generate, metrics, models, train
 
     main.add_command(train.train_cmd)
     main.add_command(generate.generate_cmd)
@@ -51,6 +51,8 @@ def _register() -> None:
     main.add_command(models.models_cmd)
     main.add_command(demo.demo_cmd)
     main.add_command(data.data)
+    main.add_command(bench.bench)
+    main.add_command(metrics.metrics_cmd)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""Applications built on the engines: benchmarks, and later inversion, inpainting, super-resolution."""

@@ -1,0 +1,94 @@
+"""`ganvas bench modes`: the mode-collapse benchmark on ring8 / grid25, beside published results.
+
+Each run trains the 2-D MLP GAN with a named recipe and its own seed, draws 2,500 samples from the EMA
+generator, and scores them with `ganvas.metrics.modes.mode_stats`. Results are the mean and standard
+error over runs (PacGAN / VEEGAN protocol, see REFERENCES section 2).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from ganvas.checkpoint import load_generator
+from ganvas.config import build_config
+from ganvas.data.toy import load_toy
+from ganvas.errors import ConfigError
+from ganvas.metrics.modes import mode_stats
+from ganvas.models.base import synthesize
+from ganvas.train import train
+from ganvas.utils.seeding import latents_from_seeds
+
+NUM_SAMPLES = 2500
+
+# Published rows: (modes, high-quality fraction, reverse KL or None), per data set.
+PUBLISHED: list[tuple[str, dict[str, tuple[float, float, float | None]]]] = [
+    ("PacGAN Table 1, GAN", {"ring8": (6.3, 0.982, 0.45), "grid25": (17.3, 0.948, 0.70)}),
+    ("PacGAN4", {"ring8": (7.8, 0.959, 0.07), "grid25": (24.8, 0.936, 0.04)}),
+    ("VEEGAN (Table 1)", {"ring8": (8.0, 0.529, None), "grid25": (24.6, 0.40, None)}),
+]
+
+# Recipes are config overrides (data).
+RECIPES: dict[str, dict[str, object]] = {
+    "default": {"train.batch": 256, "train.kimg": 2000.0, "model.hidden": 256, "model.depth": 3,
+                "model.z_dim": 8, "optim.G.lr": 1e-4, "optim.D.lr": 1e-4, "train.ema_kimg": 50.0},
+}
+
+
+def run_modes_bench(data: str, runs: int = 10, loss: str = "nonsat", recipe: str = "default",
+                    overrides: dict | None = None, log: Callable[[str], None] = print) -> dict:
+    if data not in ("ring8", "grid25"):
+        raise ConfigError(f"bench modes runs on ring8 or grid25, not {data!r}")
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
+    if runs < 1:
+        raise ConfigError("--runs must be at least 1")
+    dist = load_toy(data)
+    rows = []
+    for r in range(runs):
+        cfg = build_config(overrides={
+            "data.source": data, "loss.name": loss, "train.seed": r, "train.tensorboard": False,
+            "train.snapshot_kimg": 1e9, "train.checkpoint_kimg": 1e9, "train.log_kimg": 1e9,
+            **RECIPES[recipe], **(overrides or {})})
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            train(cfg, Path(tmp) / "run", progress=False, log=lambda m: None)
+            G, _ = load_generator(Path(tmp) / "run")
+        z = latents_from_seeds(range(r * 1_000_000, r * 1_000_000 + NUM_SAMPLES), G.z_dim)
+        stats = mode_stats(synthesize(G, z, batch_size=2500).numpy(), dist.means.numpy(), dist.std)
+        stats["seconds"] = time.perf_counter() - t0
+        rows.append(stats)
+        log(f"run {r + 1}/{runs}: {stats['modes']}/{stats['num_modes']} modes, "
+            f"{100 * stats['high_quality']:.1f}% high-quality, reverse KL {stats['reverse_kl']:.4f}, "
+            f"{stats['seconds']:.0f} s")
+    return {"data": data, "loss": loss, "recipe": recipe, "runs": runs, "samples": NUM_SAMPLES,
+            "modes": _mean_se([r["modes"] for r in rows]),
+            "high_quality": _mean_se([r["high_quality"] for r in rows]),
+            "reverse_kl": _mean_se([r["reverse_kl"] for r in rows]),
+            "seconds_per_run": _mean_se([r["seconds"] for r in rows]), "per_run": rows}
+
+
+def _mean_se(values: list[float]) -> dict[str, float]:
+    if any(math.isinf(v) for v in values):  # a run with no high-quality sample has an infinite reverse KL
+        return {"mean": math.inf, "se": math.inf}
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return {"mean": mean, "se": se}
+
+
+def format_table(result: dict) -> str:
+    data = result["data"]
+    lines = [f"{'':<28}{'modes':>14}{'high-quality':>16}{'reverse KL':>18}"]
+    m, hq, kl = result["modes"], result["high_quality"], result["reverse_kl"]
+    name = f"ganvas {result['loss']} ({result['runs']} runs)"
+    lines.append(f"{name:<28}{m['mean']:>8.2f} ± {m['se']:<4.2f}{100 * hq['mean']:>9.1f} ± {100 * hq['se']:<4.1f}"
+                 f"{kl['mean']:>11.4f} ± {kl['se']:<6.4f}")
+    for pub, values in PUBLISHED:
+        pm, phq, pkl = values[data]
+        kl_text = f"{pkl:>11.2f}" if pkl is not None else f"{'—':>11}"
+        lines.append(f"{pub:<28}{pm:>8.1f}{'':7}{100 * phq:>9.1f}{'':7}{kl_text}")
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""`ganvas metrics`: score a run's generator or a folder of images against a data set."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ganvas.cli.common import positive_int
+
+
+@click.command("metrics")
+@click.argument("source", type=click.Path())
+@click.option("--ref", required=True, metavar="DATA", help="Reference data: a folder or a built-in set (emoji).")
+@click.option("--metrics", "names", default=None,
+              help="Comma list of fid, kid, pr, dc. [default: kid under 2,000 images, else fid,kid]")
+@click.option("--num", type=int, default=1000, show_default=True, callback=positive_int,
+              help="Generated images (and at most this many real ones).")
+@click.option("--extractor", default="effnet-lite0", show_default=True,
+              help="Feature extractor: effnet-lite0 (shipped), inception (--weights), random-conv (tests).")
+@click.option("--weights", default=None, type=click.Path(), help="Weights file for the inception extractor.")
+@click.option("--resolution", type=int, default=None, help="Resolution for folder-vs-folder scoring [64].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for KID subsets and real subsets.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, as_json):
+    """Score SOURCE (a run folder or an image folder) against --ref.
+
+    \b
+    Examples:
+      ganvas metrics runs/demo --ref emoji --metrics fid,kid,pr,dc --num 2000
+      ganvas metrics generated/ --ref ~/art --metrics kid --json
+    Scores say which features they use: "FID (EfficientNet-Lite0)" is not comparable with paper FID,
+    which needs --extractor inception --weights inception-2015-12-05.pt.
+    """
+    from ganvas.metrics.evaluate import evaluate
+
+    metric_list = [m.strip() for m in names.split(",") if m.strip()] if names else None
+    result = evaluate(source, ref, metric_list, num=num, extractor=extractor, weights=weights,
+                      resolution=resolution, seed=seed, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    label = result["label"]
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
+        if key in result:
+            name = label.replace("FID", key.upper()) if key in ("fid", "kid") else f"{key} ({result['extractor']})"
+            extra = f" ± {result['kid_std']:.4f}" if key == "kid" else ""
+            click.echo(f"{name}: {result[key]:.4f}{extra}")
+    click.echo(f"images: {result['num']} generated vs {result['num_real']} real ({result['ref']}), "
+               f"{result['resolution']} px, resized {result['resize']}")

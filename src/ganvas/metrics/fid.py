@@ -1,0 +1,118 @@
+"""Fréchet Inception Distance on feature arrays (Heusel et al. 2017).
+
+FID = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)), the Fréchet distance between two Gaussians fitted
+to the features. The covariance uses N - 1 (as pytorch-fid, clean-fid, torch-fidelity and torchmetrics);
+its rank is at most N - 1, so every FID is reported with the sample counts that produced it.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> out = fid(rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) + 1.0)
+>>> round(out["fid"]), out["num_real"], out["num_gen"]
+(4, 500, 500)
+
+This module also holds `check_features`, the input check shared by every metric on feature arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+from ganvas.errors import GanvasError
+
+SQRTM_EPS = 1e-6  # added to both diagonals when sqrtm(S1 S2) is not finite (pytorch-fid's fallback)
+MAX_IMAG = 1e-3  # a larger imaginary part in sqrtm(S1 S2) means the covariances are not usable
+
+
+def check_features(
+    real_feats: np.ndarray, gen_feats: np.ndarray, *, min_samples: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two feature arrays [N, d] and [M, d]; return them as float64.
+
+    Raises `GanvasError` naming the metric and the problem: not 2-D, not numeric, different feature sizes,
+    fewer than `min_samples` rows, or NaN/inf values.
+    """
+    out = []
+    for name, feats in (("real", real_feats), ("generated", gen_feats)):
+        try:
+            arr = np.asarray(feats, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise GanvasError(f"{metric}: {name} features are not numeric ({e})") from None
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            raise GanvasError(f"{metric}: {name} features must be a 2-D array [N, d] with d > 0, got shape "
+                              f"{arr.shape}")
+        if arr.shape[0] < min_samples:
+            raise GanvasError(f"{metric}: needs at least {min_samples} {name} samples, got {arr.shape[0]}; "
+                              "evaluate more images")
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        if bad:
+            raise GanvasError(f"{metric}: {name} features contain {bad} NaN or infinite values; check the "
+                              "feature extractor and the images it was given")
+        out.append(arr)
+    real, gen = out
+    if real.shape[1] != gen.shape[1]:
+        raise GanvasError(f"{metric}: real and generated features differ in size ({real.shape[1]} vs "
+                          f"{gen.shape[1]}); extract both with the same feature extractor")
+    return real, gen
+
+
+def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """feats [N, d] -> (mu [d], sigma [d, d]), sigma with the unbiased N - 1 normalisation."""
+    feats = np.asarray(feats, dtype=np.float64)
+    if feats.ndim != 2 or feats.shape[0] < 2:
+        raise GanvasError(f"feature_stats: needs features [N, d] with N >= 2, got shape {feats.shape}")
+    mu = feats.mean(axis=0)
+    sigma = np.atleast_2d(np.cov(feats, rowvar=False))  # np.cov divides by N - 1; atleast_2d for d = 1
+    return mu, sigma
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+    >>> import numpy as np
+    >>> frechet_distance(np.zeros(3), np.eye(3), np.ones(3), np.eye(3))
+    3.0
+
+    Raises `GanvasError` for shapes that do not fit and `ValueError` when sqrtm(S1 S2) has an imaginary
+    part above 1e-3 (the covariances are far from positive semi-definite).
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    d = mu1.shape[0]
+    if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
+        raise GanvasError(f"frechet_distance: shapes do not fit: mu1 {mu1.shape}, sigma1 {sigma1.shape}, "
+                          f"mu2 {mu2.shape}, sigma2 {sigma2.shape}; expected [d] and [d, d]")
+    for name, arr in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
+        if not np.isfinite(arr).all():
+            raise GanvasError(f"frechet_distance: {name} contains NaN or infinite values")
+
+    diff = mu1 - mu2
+    covmean = linalg.sqrtm(sigma1 @ sigma2)  # [d, d], possibly complex from round-off
+    if not np.isfinite(covmean).all():
+        # A (near-)singular product: shift both covariances by eps * I and take the root again. The trace
+        # terms keep the unshifted covariances, as pytorch-fid does.
+        offset = np.eye(d) * SQRTM_EPS
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        if not np.isfinite(covmean).all():
+            raise ValueError("frechet_distance: sqrtm(sigma1 @ sigma2) is not finite even after adding "
+                             f"{SQRTM_EPS:g} * I to both covariances")
+    if np.iscomplexobj(covmean):
+        imag = float(np.max(np.abs(covmean.imag)))
+        if imag > MAX_IMAG:
+            raise ValueError(f"frechet_distance: sqrtm(sigma1 @ sigma2) has an imaginary part of {imag:.3g} "
+                             f"(> {MAX_IMAG:g}); the covariances are not positive semi-definite. Use more "
+                             "samples than feature dimensions, and features from one extractor")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def fid(real_feats: np.ndarray, gen_feats: np.ndarray, *, seed: int = 0) -> dict[str, float]:
+    """FID between real [N, d] and generated [M, d] features; `seed` is unused (FID is deterministic).
+
+    Returns {"fid", "num_real", "num_gen"}: FID depends on the sample counts, so they travel with it.
+    """
+    real, gen = check_features(real_feats, gen_feats, min_samples=2, metric="FID")
+    mu_real, sigma_real = feature_stats(real)
+    mu_gen, sigma_gen = feature_stats(gen)
+    value = frechet_distance(mu_real, sigma_real, mu_gen, sigma_gen)
+    return {"fid": value, "num_real": len(real), "num_gen": len(gen)}

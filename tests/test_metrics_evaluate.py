@@ -1,0 +1,67 @@
+"""`ganvas metrics` end to end with the tiny random extractor (no weights needed)."""
+
+import json
+
+import pytest
+
+from ganvas.config import build_config
+from ganvas.metrics import evaluate as ev
+from ganvas.train import train
+from helpers import make_art_folder, run_cli
+
+
+@pytest.fixture(scope="module")
+def art(tmp_path_factory):
+    return make_art_folder(tmp_path_factory.mktemp("art") / "art", n=32)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, art):
+    cfg = build_config(overrides={"data.source": str(art), "data.resolution": 16, "train.batch": 16,
+                                  "model.width": 8, "model.z_dim": 8, "train.tensorboard": False,
+                                  "train.grid_size": 4, "train.kimg": 0.128})
+    out = tmp_path_factory.mktemp("runs") / "run"
+    train(cfg, out, progress=False, log=lambda m: None)
+    return out
+
+
+def test_cli_scores_a_run_with_every_metric(run, art):
+    proc = run_cli("metrics", str(run), "--ref", str(art), "--metrics", "fid,kid,pr,dc", "--num", "24",
+                   "--extractor", "random-conv", "--json", check=True)
+    result = json.loads(proc.stdout)
+    for key in ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage"):
+        assert key in result
+    assert result["extractor"] == "random-conv" and result["num"] == 24 and result["num_real"] == 24
+    assert result["fid"] > 0 and result["resolution"] == 16
+
+
+def test_same_folder_scores_perfectly(art):
+    result = ev.evaluate(art, str(art), ["fid", "pr"], num=32, extractor="random-conv", resolution=16,
+                         progress=False)
+    assert result["fid"] == pytest.approx(0.0, abs=1e-3)
+    assert result["precision"] == 1.0 and result["recall"] == 1.0
+
+
+def test_real_features_are_cached(run, art, monkeypatch):
+    calls = []
+    real_extract = ev.extract
+
+    def counting(ext, images, **kw):
+        calls.append(1)
+        return real_extract(ext, images, **kw)
+
+    monkeypatch.setattr(ev, "extract", counting)
+    first = ev.evaluate(run, str(art), ["kid"], num=16, extractor="random-conv", progress=False)
+    assert len(calls) == 2  # generated + real
+    second = ev.evaluate(run, str(art), ["kid"], num=16, extractor="random-conv", progress=False)
+    assert len(calls) == 3  # generated only: the real features came from the cache
+    assert second["kid"] == first["kid"]
+
+
+def test_default_metric_follows_the_count():
+    assert ev.default_metrics(500) == ["kid"] and ev.default_metrics(5000) == ["fid", "kid"]
+
+
+def test_bad_metric_and_points_run_are_clear(art, tmp_path):
+    proc = run_cli("metrics", str(art), "--ref", str(art), "--metrics", "fidd", "--extractor", "random-conv")
+    assert proc.returncode == 2 and "unknown metric 'fidd'" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,54 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganvas.data.toy import grid25, ring8
+from ganvas.metrics.modes import mode_stats
+
+
+@pytest.mark.parametrize("make,expected_kl", [(ring8, 0.0015), (grid25, 0.005)])
+def test_a_perfect_sampler_scores_as_published(make, expected_kl):
+    """REFERENCES: a perfect sampler gets ~98.9% high-quality and rev-KL ~0.0015 (ring) / ~0.005 (grid)."""
+    dist = make()
+    kls, hqs = [], []
+    for seed in range(20):
+        s = mode_stats(dist.sample(2500, torch.Generator().manual_seed(seed)).numpy(), dist.means.numpy(), dist.std)
+        assert s["modes"] == dist.num_modes
+        kls.append(s["reverse_kl"])
+        hqs.append(s["high_quality"])
+    assert np.mean(hqs) == pytest.approx(0.989, abs=0.004)
+    assert np.mean(kls) == pytest.approx(expected_kl, rel=0.35)
+
+
+def test_collapse_is_measured():
+    dist = ring8()
+    means = dist.means.numpy()
+    on_one = np.repeat(means[:1], 100, axis=0)  # every sample on mode 0
+    s = mode_stats(on_one, means, dist.std)
+    assert s["modes"] == 1 and s["high_quality"] == 1.0
+    assert s["reverse_kl"] == pytest.approx(math.log(8))
+    two = np.concatenate([np.repeat(means[:1], 50, 0), np.repeat(means[1:2], 50, 0)])
+    assert mode_stats(two, means, dist.std)["reverse_kl"] == pytest.approx(math.log(4))
+
+
+def test_far_samples_are_not_high_quality():
+    dist = ring8()
+    s = mode_stats(np.zeros((10, 2)), dist.means.numpy(), dist.std)  # the centre is far from every mode
+    assert s["high_quality"] == 0.0 and s["modes"] == 0 and math.isinf(s["reverse_kl"])
+    with pytest.raises(ValueError):
+        mode_stats(np.zeros((0, 2)), dist.means.numpy(), dist.std)
+
+
+def test_bench_modes_cli_reports_beside_published_rows():
+    import json as _json
+
+    from helpers import run_cli
+
+    proc = run_cli("bench", "modes", "--data", "ring8", "--runs", "2", "--kimg", "2", "--json", check=True)
+    result = _json.loads(proc.stdout)
+    assert result["runs"] == 2 and len(result["per_run"]) == 2 and result["samples"] == 2500
+    assert {"mean", "se"} <= set(result["modes"]) and 0 <= result["high_quality"]["mean"] <= 1
+    table = run_cli("bench", "modes", "--data", "grid25", "--runs", "1", "--kimg", "1", check=True).stdout
+    assert "PacGAN Table 1, GAN" in table and "VEEGAN" in table and "24.8" in table
