@@ -87,12 +87,12 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
             raise GanvasError(f"frechet_distance: {name} contains NaN or infinite values")
 
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(sigma1 @ sigma2)  # [d, d], possibly complex from round-off
+    covmean = _sqrtm(sigma1 @ sigma2)  # [d, d], possibly complex from round-off
     if not np.isfinite(covmean).all():
         # A (near-)singular product: shift both covariances by eps * I and take the root again. The trace
         # terms keep the unshifted covariances, as pytorch-fid does.
         offset = np.eye(d) * SQRTM_EPS
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.isfinite(covmean).all():
             raise ValueError("frechet_distance: sqrtm(sigma1 @ sigma2) is not finite even after adding "
                              f"{SQRTM_EPS:g} * I to both covariances")
@@ -116,3 +116,12 @@ def fid(real_feats: np.ndarray, gen_feats: np.ndarray, *, seed: int = 0) -> dict
     mu_gen, sigma_gen = feature_stats(gen)
     value = frechet_distance(mu_real, sigma_real, mu_gen, sigma_gen)
     return {"fid": value, "num_real": len(real), "num_gen": len(gen)}
+
+
+def _sqrtm(m: np.ndarray) -> np.ndarray:
+    """scipy's sqrtm without its singular-matrix warning: the caller checks finiteness and the imaginary part."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        return linalg.sqrtm(m)
