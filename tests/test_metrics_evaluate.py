@@ -65,3 +65,27 @@ def test_default_metric_follows_the_count():
 def test_bad_metric_and_points_run_are_clear(art, tmp_path):
     proc = run_cli("metrics", str(art), "--ref", str(art), "--metrics", "fidd", "--extractor", "random-conv")
     assert proc.returncode == 2 and "unknown metric 'fidd'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_metrics_during_training_mark_the_best_and_keep_resume_exact(tmp_path, art):
+    from helpers import TINY_TRAIN
+
+    args = ["train", "--data", str(art), "--kimg", "0.512", "--checkpoint-kimg", "0.128", "--metrics", "kid,fid",
+            "--metrics-every", "0.128", "--set", "train.metrics_extractor=random-conv",
+            "--set", "train.metrics_num=16", *TINY_TRAIN]
+    run_cli(*args, "--out", str(tmp_path / "whole"), check=True)
+    rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["nimg"] for r in rows] == [128, 256, 384, 512]
+    assert all("kid" in r and "fid" in r for r in rows) and rows[0]["best"] is True
+    best = min(rows, key=lambda r: r["fid"])
+    assert best.get("best") is True
+    record = json.loads((tmp_path / "whole" / "best" / "generator.json").read_text())
+    assert record["training"]["nimg"] == max(r["nimg"] for r in rows if r.get("best"))
+    assert (tmp_path / "whole" / "metrics.png").exists()
+    # Scoring draws nothing from the training streams: a killed and resumed run is still bit-identical.
+    assert run_cli(*args, "--out", str(tmp_path / "cut"), env={"GANVAS_FAULT_KILL_AT_NIMG": "300"}).returncode == -9
+    run_cli(*args, "--out", str(tmp_path / "cut"), check=True)
+    whole = (tmp_path / "whole" / "generator.safetensors").read_bytes()
+    assert (tmp_path / "cut" / "generator.safetensors").read_bytes() == whole
+    cut_rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["nimg"] for r in cut_rows] == [128, 256, 384, 512]  # no duplicated rows after the resume

@@ -84,6 +84,10 @@ class TrainConfig:
     keep_checkpoints: int = 3
     snapshot_kimg: float = 10.0  # fixed-seed sample grid every this many kimg
     grid_size: int = 64  # images in each sample grid (seeds 0..grid_size-1)
+    metrics: str = ""  # comma list of metrics (fid, kid, pr, dc) scored during training; "" = none
+    metrics_kimg: float = 0.0  # score every this many kimg; 0 = at every snapshot
+    metrics_num: int = 1000  # generated images per evaluation (and at most this many real ones)
+    metrics_extractor: str = "effnet-lite0"
     log_kimg: float = 1.0  # stats line every this many kimg
     tensorboard: bool = True
     max_bad_steps: int = 20  # consecutive non-finite steps before the run stops
@@ -295,6 +299,10 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("train.epochs, train.ema_rampup and train.threads cannot be negative")
     if t.precision not in ("auto", "fp32", "bf16"):
         raise ConfigError(f"train.precision={t.precision!r}: choose auto, fp32 or bf16")
+    if t.metrics_kimg < 0 or t.metrics_num < 2:
+        raise ConfigError("train.metrics_kimg cannot be negative and train.metrics_num must be at least 2")
+    if t.metrics and d.source in POINT_SOURCES:
+        raise ConfigError(f"image metrics do not apply to {d.source}; use `ganvas bench modes` for 2-D sets")
     if t.max_bad_steps < 1:
         raise ConfigError("train.max_bad_steps must be at least 1")
     for net in ("G", "D"):

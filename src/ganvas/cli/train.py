@@ -29,13 +29,17 @@ from ganvas.cli.common import positive_float, positive_int
 @click.option("--labels", type=click.Choice(["none", "subdirs"]), default=None,
               help="subdirs: first-level subfolders are class labels (conditional training).")
 @click.option("--background", default=None, help="Colour behind transparent pixels: white, black, #rrggbb.")
+@click.option("--metrics", "metrics", default=None, metavar="LIST",
+              help="Score the EMA generator during training, e.g. kid,fid (writes metrics.jsonl, best/).")
+@click.option("--metrics-every", "metrics_every", type=float, default=None, callback=positive_float,
+              metavar="KIMG", help="Metric interval in kimg [default: every snapshot].")
 @click.option("--preset", default="default", show_default=True, help="Config preset: default, demo.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, preset, sets, dry_run, no_progress):
+              background, metrics, metrics_every, preset, sets, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -52,7 +56,7 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
     flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
              "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
-             "data.background": background}
+             "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every}
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(parse_set(sets))
     if data is not None and data.startswith("~"):

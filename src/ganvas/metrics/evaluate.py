@@ -8,6 +8,7 @@ Generated images come from seeds 0 .. num-1 (class = seed % classes for conditio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -70,6 +71,35 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
     return result
 
 
+class TrainingEvaluator:
+    """Scores the EMA generator during training against the training data; the loop owns the cadence.
+
+    The extractor is built and the real features are computed (or read from the cache) on first use.
+    Evaluation draws nothing from the training RNG streams, so resumed runs stay bit-identical.
+    """
+
+    def __init__(self, data_cfg: DataConfig, metrics: list[str], num: int, extractor: str):
+        self.data_cfg, self.num, self.extractor_name = data_cfg, num, extractor
+        self.fns = {m: METRICS.get(m) for m in metrics}
+        self._ext: FeatureExtractor | None = None
+        self._real: np.ndarray | None = None
+
+    def __call__(self, G: Generator) -> dict:
+        if self._ext is None:
+            self._ext = build_extractor(self.extractor_name)
+            self._real, _ = real_features(self.data_cfg, self.data_cfg.resolution, self._ext, self.num,
+                                          progress=False)
+        gen = extract(self._ext, _generated_batches(G, self.num, 64), batch_size=64)
+        out: dict = {}
+        for fn in self.fns.values():
+            out.update(fn(self._real, gen))
+        return out
+
+    @property
+    def label(self) -> str:
+        return self._ext.label if self._ext is not None else self.extractor_name
+
+
 def _subset(data: ImageDataset, num: int, seed: int) -> np.ndarray:
     """The first `num` images of a seeded permutation (all of them when there are fewer)."""
     if len(data) <= num:
@@ -87,10 +117,14 @@ def _generated_batches(G: Generator, num: int, batch_size: int) -> Iterator[torc
         yield float_to_uint8(synthesize(G, latents_from_seeds(seeds, G.z_dim), c, batch_size=batch_size))
 
 
-def real_features(ref: str, resolution: int, ext: FeatureExtractor, num: int, seed: int = 0,
+def real_features(ref: str | DataConfig, resolution: int, ext: FeatureExtractor, num: int, seed: int = 0,
                   batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, int]:
-    """Features of up to `num` real images of `ref` at `resolution`, from the cache when possible."""
-    data = load_data(DataConfig(source=ref, resolution=resolution), progress=progress)
+    """Features of up to `num` real images of `ref` (a data source, or a training run's DataConfig, whose
+    fit and background then apply) at `resolution`, from the cache when possible."""
+    data_cfg = ref if isinstance(ref, DataConfig) else DataConfig(source=ref)
+    data_cfg = dataclasses.replace(data_cfg, resolution=resolution, labels="none")
+    ref = data_cfg.source
+    data = load_data(data_cfg, progress=progress)
     if not isinstance(data, ImageDataset):
         raise DataError(f"--ref {ref} is 2-D point data, not images")
     key = hashlib.sha256(json.dumps({"data": data.fingerprint, "extractor": ext.name, "label": ext.label,

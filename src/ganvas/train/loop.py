@@ -31,7 +31,7 @@ from ganvas.losses import LOSSES, PENALTIES
 from ganvas.models import MODELS, DataInfo, resolve_model_name
 from ganvas.train.ema import ema_beta, update_ema
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
-from ganvas.train.stats import Stats, plot_losses
+from ganvas.train.stats import Stats, plot_losses, plot_series, read_stats
 from ganvas.utils.device import autocast, resolve_precision
 from ganvas.utils.files import atomic_write_text
 from ganvas.utils.seeding import make_generator
@@ -91,6 +91,12 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     grid_n = 1000 if setup.info.kind == "points" else cfg.train.grid_size
 
     kill_at = _fault_kill_at()
+    evaluator = None
+    if cfg.train.metrics:
+        from ganvas.metrics.evaluate import TrainingEvaluator
+
+        evaluator = TrainingEvaluator(cfg.data, [m.strip() for m in cfg.train.metrics.split(",") if m.strip()],
+                                      cfg.train.metrics_num, cfg.train.metrics_extractor)
 
     def crossed(interval_kimg: float, before: int, after: int) -> bool:
         step = max(1, round(interval_kimg * 1000))
@@ -149,6 +155,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
                 t_tick, nimg_tick = time.perf_counter(), nimg
             if crossed(cfg.train.snapshot_kimg, nimg_start, nimg):
                 save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
+            if evaluator is not None and crossed(cfg.train.metrics_kimg or cfg.train.snapshot_kimg, nimg_start, nimg):
+                _evaluate(evaluator, run_dir, setup, nimg, stats, cfg, data)
             if crossed(cfg.train.checkpoint_kimg, nimg_start, nimg):
                 _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
             if kill_at is not None and nimg >= kill_at:
@@ -365,6 +373,25 @@ def _check_finite(net: torch.nn.Module, name: str) -> None:
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise TrainingDiverged(f"{name} holds non-finite values in {k}; nothing was written. Rerun to "
                                    "resume from the last good checkpoint, with a lower learning rate.")
+
+
+def _evaluate(evaluator, run_dir: Path, s: _Setup, nimg: int, stats: Stats, cfg: RunConfig, data) -> None:
+    """Score G_ema, append to metrics.jsonl, and export it to RUN_DIR/best when it is the best so far."""
+    scores = evaluator(s.G_ema)
+    key = next((k for k in ("fid", "kid") if k in scores), None)  # lower is better for both
+    path = run_dir / "metrics.jsonl"
+    rows = read_stats(path)
+    best = key is not None and all(scores[key] < r.get(key, float("inf")) for r in rows)
+    row = {"nimg": nimg, "kimg": round(nimg / 1000, 3), "extractor": evaluator.label, **scores}
+    if best:
+        row["best"] = True
+        checkpoint.export_generator(run_dir / "best", s.G_ema, s.model_name, _facts(cfg, data, s, nimg))
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    stats.scalars(nimg, {f"Metrics/{k}": v for k, v in scores.items() if k in ("fid", "kid", "precision", "recall",
+                                                                                  "density", "coverage")})
+    plot_series(path, run_dir / "metrics.png", [k for k in ("fid", "kid") if k in scores] or list(scores)[:1],
+                f"ganvas metrics ({evaluator.label})")
 
 
 def _save_checkpoint(run_dir: Path, s: _Setup, nimg: int, bad_steps: dict[str, int], cfg: RunConfig) -> None:

@@ -61,14 +61,56 @@ class Stats:
 
     def truncate_after(self, nimg: int) -> None:
         """On resume, drop lines written after the checkpoint we resume from (they will be redone)."""
-        rows = read_stats(self.path)
-        kept = [r for r in rows if r.get("nimg", 0) <= nimg]
-        if len(kept) != len(rows):
-            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+        truncate_jsonl(self.path, nimg)
+        truncate_jsonl(self.path.with_name("metrics.jsonl"), nimg)
+
+    def scalars(self, nimg: int, values: dict[str, float]) -> None:
+        """Extra TensorBoard scalars (e.g. metrics), outside the running means."""
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self._tb.add_scalar(k, v, global_step=nimg)
+            self._tb.flush()
 
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def truncate_jsonl(path: Path, nimg: int) -> None:
+    rows = read_stats(path)
+    kept = [r for r in rows if r.get("nimg", 0) <= nimg]
+    if len(kept) != len(rows):
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def plot_series(path: str | os.PathLike, out_path: str | os.PathLike, keys: list[str], title: str) -> Path | None:
+    """Plot the given keys of a jsonl file against kimg (used for metrics.png)."""
+    rows = read_stats(path)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for key in keys:
+        pts = [(r["kimg"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=key, linewidth=1.2)
+    ax.set_xlabel("kimg")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    save_png(Image.open(buf).convert("RGB"), out_path, provenance(kind="metrics plot"))
+    return Path(out_path)
 
 
 def read_stats(path: str | os.PathLike) -> list[dict]:
