@@ -64,3 +64,15 @@ def test_penalty_is_deterministic_given_its_generator():
     b = gradient_penalty(net, real, fake, None, torch.Generator().manual_seed(3))
     c = gradient_penalty(net, real, fake, None, torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 3.0])
+def test_r1_on_a_linear_critic_is_the_squared_weight_norm(scale):
+    from ganvas.losses import r1_penalty
+
+    D = _Linear(scale)
+    real = torch.randn(6, 2, requires_grad=True)
+    r1 = r1_penalty(D(real), real)
+    assert r1.shape == (6,) and torch.allclose(r1, torch.full((6,), scale**2))
+    r1.sum().backward()  # create_graph: the penalty itself trains D
+    assert D.w.grad is not None and torch.allclose(D.w.grad[0], torch.tensor(12.0 * scale))

@@ -216,3 +216,12 @@ def test_generate_in_chunks_and_dry_run(finished_run, tmp_path):
     assert "would write 4 images" in proc.stdout and not (tmp_path / "dry").exists()
     proc = run_cli("generate", str(finished_run), "--seeds", "0-5000", "--out", str(tmp_path / "big"), "--grid")
     assert proc.returncode == 2 and "at most 4096" in proc.stderr
+
+
+def test_extending_kimg_continues_exactly(tmp_path, art):
+    """Rerunning with a larger --kimg trains on from the end, as if the longer run had been asked for."""
+    short = train(_cfg(art), tmp_path / "grow", progress=False, log=lambda m: None)
+    longer = train(_cfg(art, **{"train.kimg": 0.256}), tmp_path / "grow", progress=False, log=lambda m: None)
+    assert short.nimg == 128 and longer.resumed_from == 128 and longer.nimg == 256
+    direct = train(_cfg(art, **{"train.kimg": 0.256}), tmp_path / "direct", progress=False, log=lambda m: None)
+    assert direct.generator.read_bytes() == longer.generator.read_bytes()

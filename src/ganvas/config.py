@@ -50,6 +50,7 @@ class ModelConfig:
 class LossConfig:
     name: str = "nonsat"  # a registered loss (see `ganvas models`)
     gp_weight: float = 10.0  # gradient penalty weight (WGAN-GP)
+    r1_gamma: float = 0.0  # R1 penalty (gamma/2) E||grad D(real)||^2 (Mescheder et al. 2018); 0 = off
 
 
 @dataclass
@@ -303,6 +304,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("train.metrics_kimg cannot be negative and train.metrics_num must be at least 2")
     if t.metrics and d.source in POINT_SOURCES:
         raise ConfigError(f"image metrics do not apply to {d.source}; use `ganvas bench modes` for 2-D sets")
+    if cfg.loss.r1_gamma < 0 or cfg.loss.gp_weight < 0:
+        raise ConfigError("loss.r1_gamma and loss.gp_weight cannot be negative")
     if t.max_bad_steps < 1:
         raise ConfigError("train.max_bad_steps must be at least 1")
     for net in ("G", "D"):

@@ -33,9 +33,13 @@ PUBLISHED: list[tuple[str, dict[str, tuple[float, float, float | None]]]] = [
 ]
 
 # Recipes are config overrides (data).
+# "default" was found by experiment on ring8 (see the README's evaluation section): the non-saturating
+# loss with a light R1 penalty on D and a long generator EMA; the EMA alone lifts high-quality samples
+# from about 50-80% (raw G) to about 90-95%.
 RECIPES: dict[str, dict[str, object]] = {
-    "default": {"train.batch": 256, "train.kimg": 2000.0, "model.hidden": 256, "model.depth": 3,
-                "model.z_dim": 8, "optim.G.lr": 1e-4, "optim.D.lr": 1e-4, "train.ema_kimg": 50.0},
+    "default": {"train.batch": 256, "train.kimg": 2500.0, "model.hidden": 256, "model.depth": 3,
+                "model.z_dim": 8, "optim.G.lr": 5e-4, "optim.D.lr": 5e-4, "loss.r1_gamma": 0.1,
+                "train.ema_kimg": 50.0},
 }
 
 

@@ -73,3 +73,12 @@ def gradient_penalty(D: torch.nn.Module, real_img: Tensor, gen_img: Tensor, c: T
     logits = D(x_hat, c)
     (grad,) = torch.autograd.grad(logits.sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square()
+
+
+def r1_penalty(real_logits: Tensor, real_img: Tensor) -> Tensor:
+    """Per-sample ||grad_x D(x)||^2 at the real images (Mescheder et al. 2018, eq. 9) [N].
+
+    `real_img` must require grad and `real_logits` be computed from it; the loop weights it by gamma/2.
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
+    return grad.float().square().flatten(1).sum(dim=1)

@@ -27,7 +27,7 @@ from ganvas.data.dataset import ImageDataset
 from ganvas.data.sampler import ImageBatches, PointBatches
 from ganvas.data.sources import load_data
 from ganvas.errors import ConfigError, GanvasError, TrainingDiverged
-from ganvas.losses import LOSSES, PENALTIES
+from ganvas.losses import LOSSES, PENALTIES, r1_penalty
 from ganvas.models import MODELS, DataInfo, resolve_model_name
 from ganvas.train.ema import ema_beta, update_ema
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
@@ -113,6 +113,9 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
             for _ in range(n_critic):
                 real_img, real_c = setup.batches.batch(nimg, batch)
                 real_img, c = setup.layout(real_img), setup.onehot(real_c)
+                r1_gamma = cfg.loss.r1_gamma
+                if r1_gamma:
+                    real_img.requires_grad_(True)
                 z = torch.randn(batch, G.z_dim, generator=make_generator(seed, "z/D", nimg))
                 with setup.autocast():
                     with torch.no_grad():
@@ -121,10 +124,15 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
                     gen_logits = setup.D_seen(gen_img, c, seed, "fake", nimg)
                     loss_d = loss.d_loss(real_logits, gen_logits).mean()
                     loss_pen = torch.zeros(())
+                    loss_r1 = torch.zeros(())
+                    if r1_gamma:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
+                        loss_r1 = r1_penalty(real_logits, real_img).mean()
                     if penalty is not None:
                         D_pen = lambda x, c_: setup.D_seen(x, c_, seed, "pen", nimg)  # noqa: E731
                         loss_pen = penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg)).mean()
-                ok = _apply(opt_D, D, loss_d + cfg.loss.gp_weight * loss_pen)
+                ok = _apply(opt_D, D, loss_d + cfg.loss.gp_weight * loss_pen + 0.5 * r1_gamma * loss_r1)
+                if r1_gamma:
+                    stats.add("Loss/D/r1", loss_r1.item())
                 stats.add("Loss/D/adv", loss_d.item())
                 if penalty is not None:
                     stats.add("Loss/D/penalty", loss_pen.item())
