@@ -44,7 +44,11 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
     for key in ("fid", "kid", "precision", "recall", "density", "coverage"):
         if key in result:
             name = label.replace("FID", key.upper()) if key in ("fid", "kid") else f"{key} ({result['extractor']})"
-            extra = f" ± {result['kid_std']:.4f}" if key == "kid" else ""
+            extra = ""
+            if key == "kid":
+                whole = result["kid_subset_size"] >= min(result["num"], result["num_real"])
+                extra = f" ± {result['kid_std']:.4f}" + (" (each subset holds every image: use --num > 1000 "
+                                                         "for a spread)" if whole else "")
             click.echo(f"{name}: {result[key]:.4f}{extra}")
     click.echo(f"images: {result['num']} generated vs {result['num_real']} real ({result['ref']}), "
                f"{result['resolution']} px, resized {result['resize']}")
