@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import torch
 
 from ganvas.models.base import Generator, synthesize
 from ganvas.utils.image import float_to_uint8, make_grid, to_pil
-from ganvas.utils.provenance import provenance, save_png
+from ganvas.utils.provenance import new_figure, provenance, save_figure, save_png
 from ganvas.utils.seeding import latents_from_seeds
 
 
@@ -40,20 +39,8 @@ def save_real_grid(images: np.ndarray, path: str | os.PathLike) -> Path:
 
 
 def _save_scatter(points: np.ndarray, path: str | os.PathLike, meta: dict[str, str]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    fig, ax = new_figure(4, 4)
     ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6)
     ax.set_aspect("equal", adjustable="datalim")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    save_png(Image.open(buf).convert("RGB"), path, meta)
-    return Path(path)
+    return save_figure(fig, path, meta)

@@ -6,7 +6,6 @@ one JSON object with `nimg` and `kimg`; events (a skipped non-finite step) carry
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -14,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ganvas.utils.files import atomic_write_text
-from ganvas.utils.provenance import provenance, save_png
+from ganvas.utils.provenance import new_figure, provenance, save_figure
 
 
 class Stats:
@@ -84,33 +83,25 @@ def truncate_jsonl(path: Path, nimg: int) -> None:
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def plot_series(path: str | os.PathLike, out_path: str | os.PathLike, keys: list[str], title: str) -> Path | None:
-    """Plot the given keys of a jsonl file against kimg (used for metrics.png)."""
-    rows = read_stats(path)
-    if not rows:
+def plot_series(path: str | os.PathLike, out_path: str | os.PathLike, keys: list[str], title: str,
+                ylabel: str = "", markers: bool = True, kind: str = "metrics plot") -> Path | None:
+    """Plot the given keys of a jsonl file against kimg into a stamped PNG; None when there is nothing."""
+    rows = [r for r in read_stats(path) if "event" not in r]
+    series = {k: [(r["kimg"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
+              for k in keys}
+    series = {k: pts for k, pts in series.items() if pts}
+    if not series:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for key in keys:
-        pts = [(r["kimg"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-        if pts:
-            ax.plot(*zip(*pts), marker="o", label=key, linewidth=1.2)
-    ax.set_xlabel("kimg")
+    fig, ax = new_figure(7, 4)
+    for key, pts in series.items():
+        ax.plot(*zip(*pts), marker="o" if markers else None, label=key, linewidth=1.2)
+    ax.set_xlabel("kimg (thousands of real images shown to D)")
+    if ylabel:
+        ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    save_png(Image.open(buf).convert("RGB"), out_path, provenance(kind="metrics plot"))
-    return Path(out_path)
+    return save_figure(fig, out_path, provenance(kind=kind))
 
 
 def read_stats(path: str | os.PathLike) -> list[dict]:
@@ -129,31 +120,6 @@ def read_stats(path: str | os.PathLike) -> list[dict]:
 
 def plot_losses(stats_path: str | os.PathLike, out_path: str | os.PathLike) -> Path | None:
     """Plot every Loss/* series against kimg into a PNG; None when there is nothing to plot."""
-    rows = [r for r in read_stats(stats_path) if "event" not in r]
-    names = sorted({k for r in rows for k in r if k.startswith("Loss/")})
-    if not names:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for name in names:
-        pts = [(r["kimg"], r[name]) for r in rows if name in r and math.isfinite(r[name])]
-        if pts:
-            ax.plot(*zip(*pts), label=name, linewidth=1.2)
-    ax.set_xlabel("kimg (thousands of real images shown to D)")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title("ganvas training losses")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    img = Image.open(buf).convert("RGB")
-    save_png(img, out_path, provenance(kind="loss plot"))
-    return Path(out_path)
+    names = sorted({k for r in read_stats(stats_path) for k in r if k.startswith("Loss/")})
+    return plot_series(stats_path, out_path, names, "ganvas training losses", ylabel="loss", markers=False,
+                       kind="loss plot")

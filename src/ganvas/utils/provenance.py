@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from ganvas.utils.files import atomic_write_bytes
@@ -57,3 +58,27 @@ def save_gif(frames: list["Image.Image"], path: str | os.PathLike, meta: dict[st
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=duration_ms, comment=comment.encode("utf-8")[:255 * 8], disposal=1)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib (fig, ax) on the headless Agg backend; pair it with `save_figure`."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), dpi=100)
+
+
+def save_figure(fig, path: str | os.PathLike, meta: dict[str, str]) -> Path:
+    """Render a matplotlib figure to a stamped PNG (atomically) and close it."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    save_png(Image.open(buf).convert("RGB"), path, meta)
+    return Path(path)
