@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganvas.augment import AUGMENTS, DiffAugment
+from ganvas.augment import AUGMENTS, AdaptiveAugment, DiffAugment
 from ganvas.augment.diffaugment import cutout, translation
 from ganvas.errors import ConfigError
 
@@ -10,9 +10,9 @@ def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-def test_differentiable_and_deterministic_given_its_generator():
-    aug = DiffAugment()
-    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+@pytest.mark.parametrize("aug", [DiffAugment(), AdaptiveAugment(p=0.5)], ids=["diffaugment", "ada"])
+def test_differentiable_and_deterministic_given_its_generator(aug):
+    x = torch.randn(8, 3, 16, 16, requires_grad=True)
     a, b, c = aug(x, _gen(1)), aug(x, _gen(1)), aug(x, _gen(2))
     assert torch.equal(a, b) and not torch.equal(a, c)
     a.square().sum().backward()

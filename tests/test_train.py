@@ -225,3 +225,25 @@ def test_extending_kimg_continues_exactly(tmp_path, art):
     assert short.nimg == 128 and longer.resumed_from == 128 and longer.nimg == 256
     direct = train(_cfg(art, **{"train.kimg": 0.256}), tmp_path / "direct", progress=False, log=lambda m: None)
     assert direct.generator.read_bytes() == longer.generator.read_bytes()
+
+
+def test_style_based_model_with_ada_lazy_r1_and_labels_resumes_bit_identical(tmp_path):
+    """Style-based G (noise inputs, style mixing), ADA (its p and controller state), lazy R1: a killed and
+    resumed run equals an uninterrupted one, and p is in the checkpoint and the log."""
+    art = make_art_folder(tmp_path / "classes", n=24, classes=("a", "b"))
+    args = ["train", "--data", str(art), "--labels", "subdirs", "--model", "stylegan", "--aug", "ada",
+            "--kimg", "0.64", "--checkpoint-kimg", "0.32", *TINY_TRAIN, "--set", "model.w_dim=16",
+            "--set", "loss.r1_gamma=1", "--set", "loss.r1_interval=4", "--set", "aug.ada_kimg=0.5",
+            "--set", "aug.ada_target=0.05", "--set", "optim.D.lr=0.005"]
+    run_cli(*args, "--out", str(tmp_path / "whole"), check=True)
+    killed = run_cli(*args, "--out", str(tmp_path / "cut"), env={"GANVAS_FAULT_KILL_AT_NIMG": "400"})
+    assert killed.returncode == -9
+    assert "resuming" in run_cli(*args, "--out", str(tmp_path / "cut"), check=True).stderr
+    whole = (tmp_path / "whole" / "generator.safetensors").read_bytes()
+    assert (tmp_path / "cut" / "generator.safetensors").read_bytes() == whole
+    state = torch.load(tmp_path / "whole" / "checkpoints" / "ckpt-0000000640.pt", weights_only=True)
+    p = state["augment"]["state"]["p"]
+    assert 0 < p <= 1
+    rows = read_stats(tmp_path / "whole" / "stats.jsonl")
+    assert 0 < rows[-1]["Augment/p"] <= p and "Scores/real_sign" in rows[-1]  # a mean over the log interval
+    assert any("Loss/D/r1" in r for r in rows)

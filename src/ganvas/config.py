@@ -42,6 +42,9 @@ class ModelConfig:
     max_width: int = 512
     g_norm: str = "batch"  # generator normalisation: batch | pixel | none
     d_norm: str = "auto"  # D normalisation: batch | layer | spectral | none; auto = layer for WGAN-GP
+    w_dim: int = 256  # style-based: width of z -> w mapping and of w
+    map_layers: int = 2  # style-based: mapping network depth (StyleGAN2 uses 8; 2 suffices for small sets)
+    style_mixing: float = 0.9  # style-based: probability of style-mixing regularisation per training batch
     hidden: int = 256  # MLP width (2-D data)
     depth: int = 3  # MLP hidden layers (2-D data)
 
@@ -51,12 +54,15 @@ class LossConfig:
     name: str = "nonsat"  # a registered loss (see `ganvas models`)
     gp_weight: float = 10.0  # gradient penalty weight (WGAN-GP)
     r1_gamma: float = 0.0  # R1 penalty (gamma/2) E||grad D(real)||^2 (Mescheder et al. 2018); 0 = off
+    r1_interval: int = 1  # lazy regularisation: R1 every this many D steps, weighted by the interval
 
 
 @dataclass
 class AugmentConfig:
-    name: str = "none"  # none | diffaugment: differentiable augmentation of every image D sees
-    policy: str = "color,translation,cutout"  # DiffAugment ops
+    name: str = "none"  # none | diffaugment | ada: differentiable augmentation of every image D sees
+    policy: str = "color,translation,cutout"  # DiffAugment ops (ada: bgc, or a list of blit, geom, color)
+    ada_target: float = 0.6  # ada: target of r_t = E[sign D(real)]; p rises while D is more confident
+    ada_kimg: float = 100.0  # ada: p can move from 0 to 1 in this many kimg (StyleGAN2-ADA: 500 for long runs)
 
 
 @dataclass
@@ -70,6 +76,7 @@ class AdamConfig:
 class OptimConfig:
     G: AdamConfig = field(default_factory=AdamConfig)
     D: AdamConfig = field(default_factory=AdamConfig)
+    lr_rampdown: float = 0.0  # final fraction of the run over which both learning rates fall to 0 (half cosine)
 
 
 @dataclass
@@ -141,6 +148,51 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.log_kimg": 2.0,
     },
 }
+
+
+
+def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[str]]:
+    """The `auto` preset: settings chosen from the resolution and the dataset size, with the reasons.
+
+    Rules follow StyleGAN2-ADA's "auto" configuration (Karras et al. 2020, appendix), scaled to the
+    small style-based net ganvas trains on a CPU: R1 gamma = 0.0002 * resolution^2 / batch, R1 every 16
+    D steps, EMA half-life batch * 10 / 32 kimg, Adam lr 0.0025 with betas (0, 0.99), and adaptive
+    augmentation whose strength p follows D's overfitting, so one rule fits 50 images and 50,000.
+    """
+    batch = 32 if num_images > 1000 else 16
+    if resolution <= 64:
+        width, max_width = 32, 256
+    elif resolution <= 128:
+        width, max_width = 16, 256
+    else:
+        width, max_width = 8, 256
+    if num_images <= 100:
+        max_width, size = min(max_width, 128), "at most 100 images"
+    elif num_images <= 1000:
+        size = "at most 1,000 images"
+    elif num_images <= 10000:
+        size = "at most 10,000 images"
+    else:
+        size = "over 10,000 images"
+    gamma = round(0.0002 * resolution ** 2 / batch, 4)
+    ema = round(batch * 10 / 32, 3)
+    settings: dict[str, Any] = {
+        "model.name": "stylegan", "model.width": width, "model.max_width": max_width, "model.z_dim": 128,
+        "model.w_dim": min(256, max_width), "model.map_layers": 2, "loss.name": "nonsat",
+        "loss.r1_gamma": gamma, "loss.r1_interval": 16, "aug.name": "ada", "train.batch": batch,
+        "train.ema_kimg": ema, "optim.G.lr": 0.0025, "optim.D.lr": 0.0025,
+        "optim.G.betas": (0.0, 0.99), "optim.D.betas": (0.0, 0.99),
+    }
+    reasons = [
+        f"model stylegan, channels {width} at {resolution} px doubling to at most {max_width}"
+        + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
+        f"batch {batch} ({size}: {num_images} images)",
+        f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})",
+        "adaptive augmentation (ADA, target 0.6): strength follows D's overfitting",
+        f"generator EMA half-life {ema:g} kimg; Adam lr 0.0025, betas (0, 0.99)",
+    ]
+    return settings, reasons
+
 
 # A loss may recommend settings; they apply unless the user set the same key.
 LOSS_RECOMMENDS: dict[str, dict[str, Any]] = {
@@ -256,13 +308,24 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def build_config(preset: str = "default", overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Defaults -> preset -> loss recommendations -> explicit overrides, then validation."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")
+def build_config(preset: str = "default", overrides: dict[str, Any] | None = None,
+                 num_images: int | None = None) -> RunConfig:
+    """Defaults -> preset -> loss recommendations -> explicit overrides, then validation.
+
+    The `auto` preset needs `num_images` (the dataset size); see `auto_preset`.
+    """
+    if preset not in PRESETS and preset != "auto":
+        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(sorted([*PRESETS, 'auto']))}")
     overrides = dict(overrides or {})
     cfg = RunConfig()
-    for k, v in PRESETS[preset].items():
+    if preset == "auto":
+        if num_images is None:
+            raise ConfigError("the auto preset needs the dataset size (num_images)")
+        resolution = int(overrides.get("data.resolution", cfg.data.resolution))
+        preset_values = auto_preset(resolution, num_images)[0]
+    else:
+        preset_values = PRESETS[preset]
+    for k, v in preset_values.items():
         set_value(cfg, k, v)
     for k, v in overrides.items():  # first pass: learn the loss (and catch unknown keys early)
         set_value(cfg, k, v)
@@ -296,6 +359,10 @@ def validate(cfg: RunConfig) -> None:
                     ("train.ema_kimg", t.ema_kimg)):
         if v <= 0:
             raise ConfigError(f"{name} must be positive, got {v:g}")
+    if not 0 < cfg.aug.ada_target < 1 or cfg.aug.ada_kimg <= 0:
+        raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
+    if cfg.loss.r1_interval < 1:
+        raise ConfigError(f"loss.r1_interval must be at least 1, got {cfg.loss.r1_interval}")
     if t.epochs < 0 or t.ema_rampup < 0 or t.threads < 0:
         raise ConfigError("train.epochs, train.ema_rampup and train.threads cannot be negative")
     if t.precision not in ("auto", "fp32", "bf16"):

@@ -48,6 +48,7 @@ def _register() -> None:
     main.add_command(train.train_cmd)
     main.add_command(generate.generate_cmd)
     main.add_command(generate.interpolate_cmd)
+    main.add_command(generate.mix_cmd)
     main.add_command(models.models_cmd)
     main.add_command(demo.demo_cmd)
     main.add_command(data.data)

@@ -28,7 +28,7 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size, dry_r
 
     handle = load(run_dir)
     if dry_run:
-        handle.latents(seeds[:1], trunc)  # validates the truncation
+        handle.check_truncation(trunc)
         handle.class_vector(seeds[:1], class_name)  # validates the class
         click.echo(f"would write {len(seeds)} images (seed{seeds[0]:04d}.png ...){' and grid.png' if grid else ''} "
                    f"to {out} from generator {handle.fingerprint}")
@@ -63,9 +63,44 @@ def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, class_name, 
     if dry_run:
         from ganvas.generate.interpolate import walk_latents
 
-        walk_latents(handle.latents(seeds, trunc), frames)  # validates seeds, frames and truncation
+        handle.check_truncation(trunc)
+        walk_latents(handle.latents(seeds), frames)  # validates seeds and frames
         handle.class_vector(seeds[:1], class_name)
         click.echo(f"would write a {frames}-frame looping GIF through seeds {seeds} to {out}")
         return
     path = interpolate(handle, seeds, frames, out, truncation=trunc, fps=fps, class_name=class_name, scale=scale)
     click.echo(f"wrote {path}")
+
+
+@click.command("mix")
+@click.argument("run_dir", type=click.Path())
+@click.option("--base", "base_seeds", type=SEEDS, required=True, help="Seeds of the base images (rows), e.g. 1-4.")
+@click.option("--styles", "style_seeds", type=SEEDS, required=True, help="Seeds of the style sources (columns).")
+@click.option("--layers", type=SEEDS, default="0-3", show_default=True,
+              help="Style layers taken from the style source: low = pose and shape, high = colour and texture.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .png path.")
+@click.option("--trunc", type=float, default=1.0, show_default=True)
+@click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
+def mix_cmd(run_dir, base_seeds, style_seeds, layers, out, trunc, class_name):
+    """Style mixing table: each base image with the styles of each source in chosen layers.
+
+    \b
+    Example:
+      ganvas mix runs/art --base 1-4 --styles 10-14 --layers 0-3 --out mix.png
+    """
+    from pathlib import Path
+
+    from ganvas.errors import GanvasError
+    from ganvas.generate.api import load
+    from ganvas.utils.image import make_grid, to_pil
+    from ganvas.utils.provenance import provenance, save_png
+
+    if not out.lower().endswith(".png"):
+        raise GanvasError(f"--out {out} must end in .png")
+    handle = load(run_dir)
+    table = handle.style_mix(base_seeds, style_seeds, layers, truncation=trunc, class_name=class_name)
+    meta = provenance(handle.fingerprint, [*base_seeds, *style_seeds], trunc, mix_layers=",".join(map(str, layers)))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_png(to_pil(make_grid(table, cols=len(style_seeds) + 1)), out, meta)
+    click.echo(f"wrote {out}: {len(base_seeds)} base rows x {len(style_seeds)} style columns, layers "
+               f"{','.join(map(str, layers))}")

@@ -20,7 +20,8 @@ from ganvas.cli.common import positive_float, positive_int
 @click.option("--epochs", type=float, default=None, callback=positive_float,
               help="Duration in passes over the dataset (instead of --kimg).")
 @click.option("--loss", default=None, help="Registered loss: nonsat, minimax, wgan-gp, hinge, lsgan.")
-@click.option("--aug", default=None, help="Augmentation of D's inputs: none, diffaugment. [default: none]")
+@click.option("--aug", default=None,
+              help="Augmentation of D's inputs: none, diffaugment, ada (adaptive strength). [default: none]")
 @click.option("--seed", type=int, default=None, help="Seed for weights, noise and data order.")
 @click.option("--checkpoint-kimg", type=float, default=None, callback=positive_float,
               help="Write a resumable checkpoint every K kimg (fractions allowed).")
@@ -33,7 +34,9 @@ from ganvas.cli.common import positive_float, positive_int
               help="Score the EMA generator during training, e.g. kid,fid (writes metrics.jsonl, best/).")
 @click.option("--metrics-every", "metrics_every", type=float, default=None, callback=positive_float,
               metavar="KIMG", help="Metric interval in kimg [default: every snapshot].")
-@click.option("--preset", default="default", show_default=True, help="Config preset: default, demo.")
+@click.option("--preset", default="default", show_default=True,
+              help="Config preset: default, demo, or auto (model, width, batch, R1, augmentation and EMA chosen "
+                   "from the resolution and the dataset size; it prints what it chose and why).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
@@ -63,7 +66,10 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
         import os
 
         overrides["data.source"] = os.path.expanduser(data)
-    cfg = build_config(preset, overrides)
+    if preset == "auto":
+        cfg = _auto_config(overrides, progress=not no_progress)
+    else:
+        cfg = build_config(preset, overrides)
     if dry_run:
         click.echo(cfg.to_json())
         return
@@ -77,3 +83,22 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
         click.echo(f"samples:   {result.grid}")
     if result.loss_plot:
         click.echo(f"losses:    {result.loss_plot}")
+
+
+def _auto_config(overrides: dict, progress: bool):
+    """Count the dataset, then build the `auto` preset for its size and say what was chosen."""
+    from ganvas.config import POINT_SOURCES, auto_preset, build_config
+    from ganvas.data.sources import load_data
+    from ganvas.errors import ConfigError
+
+    base = build_config("default", overrides)
+    if base.data.source in POINT_SOURCES:
+        raise ConfigError("--preset auto chooses settings for image data; 2-D sets train with the default preset")
+    num_images = len(load_data(base.data, progress=progress))  # cached: training reuses this pass
+    chosen, reasons = auto_preset(base.data.resolution, num_images)
+    click.echo(f"preset auto for {num_images} images at {base.data.resolution} px:", err=True)
+    for r in reasons:
+        click.echo(f"  - {r}", err=True)
+    if set(overrides) & set(chosen):
+        click.echo(f"  - your settings win: {', '.join(sorted(set(overrides) & set(chosen)))}", err=True)
+    return build_config("auto", overrides, num_images=num_images)

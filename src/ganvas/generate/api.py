@@ -75,21 +75,72 @@ class GeneratorHandle:
             idx = torch.full((n,), self.label_names.index(class_name))
         return torch.nn.functional.one_hot(idx, c_dim).float()
 
-    def latents(self, seeds: Sequence[int], truncation: float = 1.0) -> torch.Tensor:
-        """z [N, z_dim] for the seeds, truncated toward the prior's mean (0) by psi = truncation."""
+    @property
+    def style_based(self) -> bool:
+        """True for generators with a w space (truncation toward w_avg, style mixing)."""
+        return hasattr(self.G, "num_ws")
+
+    @staticmethod
+    def check_truncation(truncation: float) -> None:
         if not 0.0 <= truncation <= 2.0:
             raise GanvasError(f"truncation {truncation:g} is out of range: use 0 (mean image) to 1 (full variety)")
-        return latents_from_seeds(list(seeds), self.z_dim) * truncation
 
-    def render(self, z: torch.Tensor, c: torch.Tensor | None = None, batch_size: int = 64) -> np.ndarray:
-        """uint8 images [N, 3, H, W] for latents z."""
+    def latents(self, seeds: Sequence[int]) -> torch.Tensor:
+        """z [N, z_dim] for the seeds (a seed always gives the same z)."""
+        return latents_from_seeds(list(seeds), self.z_dim)
+
+    def render(self, z: torch.Tensor, c: torch.Tensor | None = None, batch_size: int = 64,
+               truncation: float = 1.0) -> np.ndarray:
+        """uint8 images [N, 3, H, W] for latents z.
+
+        Truncation psi pulls each latent toward the average: for a style-based G, w toward the tracked
+        w_avg (StyleGAN); otherwise z toward the prior's mean 0. psi = 0 gives the average image.
+        """
         self._require_images()
-        return float_to_uint8(synthesize(self.G, z, c, batch_size=batch_size)).numpy()
+        self.check_truncation(truncation)
+        if self.style_based:
+            out = synthesize(self.G, z, c, batch_size=batch_size, truncation_psi=truncation)
+        else:
+            out = synthesize(self.G, z * truncation, c, batch_size=batch_size)
+        return float_to_uint8(out).numpy()
 
     def generate_array(self, seeds: Sequence[int], truncation: float = 1.0, class_name: str | None = None,
                        batch_size: int = 64) -> np.ndarray:
-        z = self.latents(seeds, truncation)
-        return self.render(z, self.class_vector(seeds, class_name), batch_size)
+        self.check_truncation(truncation)
+        return self.render(self.latents(seeds), self.class_vector(seeds, class_name), batch_size, truncation)
+
+    @torch.no_grad()
+    def style_mix(self, base_seeds: Sequence[int], style_seeds: Sequence[int], layers: Sequence[int],
+                  truncation: float = 1.0, class_name: str | None = None) -> np.ndarray:
+        """A style-mixing table, uint8 [(B+1)*(S+1), 3, H, W] in row-major order (StyleGAN fig. 3).
+
+        Row 0 holds the style sources (after a blank corner), column 0 the base images; cell (b, s) is
+        base b rendered with style s's w in `layers` (0 = the coarsest 4 px layer). Early layers carry
+        pose and shape, late ones colour and texture.
+        """
+        self._require_images()
+        if not self.style_based:
+            raise GanvasError("style mixing needs a style-based generator (train with --model stylegan)")
+        self.check_truncation(truncation)
+        num_ws = self.G.num_ws
+        bad = [i for i in layers if not 0 <= i < num_ws]
+        if bad or not layers:
+            raise GanvasError(f"--layers must be within 0-{num_ws - 1} for this generator (it has {num_ws} style "
+                              f"layers); got {list(layers) or 'none'}")
+        device = next(self.G.parameters()).device
+        seeds = [*base_seeds, *style_seeds]
+        c = self.class_vector(seeds, class_name)
+        ws = self.G.map(self.latents(seeds).to(device), None if c is None else c.to(device),
+                        truncation_psi=truncation)  # [B+S, num_ws, w_dim]
+        base, style = ws[: len(base_seeds)], ws[len(base_seeds):]
+        mixed = base[:, None].repeat(1, len(style_seeds), 1, 1)  # [B, S, num_ws, w_dim]
+        idx = torch.tensor(sorted(set(layers)), device=device)
+        mixed[:, :, idx] = style[None, :, idx]
+        base_imgs = self.G.render(base)  # [B, 3, H, W]
+        grid = [torch.ones_like(base_imgs[:1]), self.G.render(style)]  # a white corner, then the style sources
+        for b in range(len(base_seeds)):
+            grid += [base_imgs[b: b + 1], self.G.render(mixed[b])]  # [1 + S, 3, H, W] per row
+        return float_to_uint8(torch.cat(grid).float().cpu()).numpy()
 
     def generate(self, seeds: Iterable[int], truncation: float = 1.0, class_name: str | None = None,
                  batch_size: int = 64) -> list:

@@ -59,10 +59,11 @@ def interpolate(handle: GeneratorHandle, seeds: Sequence[int], frames: int, out_
         raise GanvasError(f"--out {out_path} must end in .gif")
     if fps <= 0 or fps > 100:
         raise GanvasError("--fps must be between 0 and 100")
-    z = walk_latents(handle.latents(list(seeds), truncation), frames)
+    handle.check_truncation(truncation)
+    z = walk_latents(handle.latents(list(seeds)), frames)
     if class_name is None and handle.G.c_dim:  # a conditional walk stays within one class
         class_name = handle.label_names[0]
-    imgs = handle.render(z, handle.class_vector(range(frames), class_name))
+    imgs = handle.render(z, handle.class_vector(range(frames), class_name), truncation=truncation)
     pil = [to_pil(a) for a in imgs]
     if scale > 1:
         from PIL import Image

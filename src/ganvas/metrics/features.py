@@ -216,6 +216,8 @@ class EffNetLite0Extractor(FeatureExtractor):
 
 INCEPTION_TORCHSCRIPT = "inception-2015-12-05.pt"  # NVlabs' TorchScript (stylegan2-ada-pytorch metrics)
 INCEPTION_STATE_DICT = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's state dict
+# pytorch-fid's file carries its SHA-256 prefix in its name (torch-hub convention), so a file whose hash
+# starts with it is the standard network and its scores are labelled plainly "FID".
 INCEPTION_STATE_DICT_SHA256_PREFIX = "6726825d"
 # Expected SHA-256 prefix of the TorchScript file. Unknown to ganvas (never verified here), so every
 # TorchScript file gets its own hash in the score label, and nobody mistakes an unverified file for the
@@ -223,18 +225,24 @@ INCEPTION_STATE_DICT_SHA256_PREFIX = "6726825d"
 INCEPTION_TORCHSCRIPT_SHA256_PREFIX: str | None = None
 
 _INCEPTION_HELP = (f"the standard FID Inception is not shipped with ganvas, and ganvas never downloads anything: "
-                   f"pass --weights PATH to NVlabs' TorchScript {INCEPTION_TORCHSCRIPT} (2048-d pool3 "
-                   f"features). pytorch-fid's state dict {INCEPTION_STATE_DICT} is recognised but cannot be "
-                   f"loaded yet")
+                   f"pass --weights PATH to NVlabs' TorchScript {INCEPTION_TORCHSCRIPT} or to pytorch-fid's state "
+                   f"dict {INCEPTION_STATE_DICT} (either gives the 2048-d pool3 features)")
 
 
 @EXTRACTORS.register("inception",
-                     help=f"standard FID Inception, 2048-d; needs --weights PATH to {INCEPTION_TORCHSCRIPT}")
+                     help=f"standard FID Inception, 2048-d; needs --weights PATH to {INCEPTION_TORCHSCRIPT} "
+                          f"or {INCEPTION_STATE_DICT}")
 class InceptionExtractor(FeatureExtractor):
-    """TF Inception "2015-12-05" pool3 features (2048-d) from NVlabs' TorchScript file.
+    """TF Inception "2015-12-05" pool3 features (2048-d) from either of the two common files.
 
-    The TorchScript module takes uint8 [N, 3, H, W] itself and resizes to 299 internally;
-    `return_features=True` gives pool3 before the classifier.
+    - NVlabs' TorchScript `inception-2015-12-05.pt`: the module takes uint8 [N, 3, H, W] itself and resizes
+      to 299 internally; `return_features=True` gives pool3 before the classifier.
+    - pytorch-fid's state dict `pt_inception-2015-12-05-6726825d.pth` (recognised by the `.pth` suffix or its
+      SHA-256): loaded into ganvas' own copy of pytorch-fid's network (`metrics/inception_fid.py`), fed
+      uint8 / 255 like pytorch-fid's image loader, resized bilinearly to 299 by the network.
+
+    Scores are labelled plainly "FID" only for a file whose SHA-256 matches the known one; any other file
+    puts its hash in the label, so scores from an unverified network are never passed off as standard.
     """
 
     name, dim = "inception", 2048
@@ -246,25 +254,37 @@ class InceptionExtractor(FeatureExtractor):
         if not path.is_file():
             raise GanvasError(f"Inception weights file {path} not found: {_INCEPTION_HELP}")
         sha = _sha256(path)
-        if path.suffix == ".pth" or sha.startswith(INCEPTION_STATE_DICT_SHA256_PREFIX):
-            raise GanvasError(f"{path} looks like pytorch-fid's state dict {INCEPTION_STATE_DICT}, which this "
-                              f"version of ganvas cannot load; use NVlabs' TorchScript {INCEPTION_TORCHSCRIPT} "
-                              f"instead, or --features effnet-lite0")
         self.device = torch.device(device)
-        try:
-            with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format of the standard file
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self.net = torch.jit.load(str(path), map_location=self.device).eval()
-        except Exception as e:
-            raise GanvasError(f"cannot load {path} as TorchScript ({type(e).__name__}: {str(e)[:300]}): "
-                              f"{_INCEPTION_HELP}") from None
+        self.state_dict_format = path.suffix == ".pth" or sha.startswith(INCEPTION_STATE_DICT_SHA256_PREFIX)
+        if self.state_dict_format:
+            from ganvas.metrics.inception_fid import load_fid_inception
+
+            try:
+                net = load_fid_inception(path)
+            except GanvasError as e:
+                raise GanvasError(f"{e}. Use an intact copy of pytorch-fid's {INCEPTION_STATE_DICT}, or NVlabs' "
+                                  f"TorchScript {INCEPTION_TORCHSCRIPT}") from None
+            self.net = net.to(self.device)
+            standard = sha.startswith(INCEPTION_STATE_DICT_SHA256_PREFIX)
+            self.feature_name = None if standard else f"Inception state dict, sha256 {sha[:8]}"
+        else:
+            try:
+                with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format of the standard file
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self.net = torch.jit.load(str(path), map_location=self.device).eval()
+            except Exception as e:
+                raise GanvasError(f"cannot load {path} as TorchScript ({type(e).__name__}: {str(e)[:300]}): "
+                                  f"{_INCEPTION_HELP}") from None
+            expected = INCEPTION_TORCHSCRIPT_SHA256_PREFIX
+            standard = expected is not None and sha.startswith(expected)
+            self.feature_name = None if standard else f"Inception TorchScript, sha256 {sha[:8]}"
         self.sha256 = sha
-        expected = INCEPTION_TORCHSCRIPT_SHA256_PREFIX
-        standard = expected is not None and sha.startswith(expected)
-        self.feature_name = None if standard else f"Inception TorchScript, sha256 {sha[:8]}"
         self.weights_path = path
 
     def _forward(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        if self.state_dict_format:
+            # pytorch-fid feeds the network ToTensor() images: float32 uint8 / 255 in [0, 1].
+            return self.net(images_uint8.float().div_(255.0))  # [N, 2048]
         return self.net(images_uint8, return_features=True)  # [N, 2048]
 
 

@@ -6,6 +6,7 @@ from ganvas.errors import ConfigError
 from ganvas.models.base import DataInfo, Discriminator, Generator, ModelSpec
 from ganvas.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganvas.models.mlp import MLPDiscriminator, MLPGenerator
+from ganvas.models.stylegan import StyleDiscriminator, StyleGenerator
 from ganvas.registry import Registry
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -22,6 +23,13 @@ def _dcgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     return dict(z_dim=m.z_dim, norm=m.g_norm, **common), dict(norm=d_norm, **common)
 
 
+def _stylegan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
+    common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
+                  channels=info.channels)
+    return (dict(z_dim=m.z_dim, w_dim=m.w_dim, map_layers=m.map_layers, mixing_prob=m.style_mixing, **common),
+            dict(common))
+
+
 def _mlp_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     common = dict(hidden=m.hidden, depth=m.depth, dims=2, c_dim=info.num_classes)
     return dict(z_dim=m.z_dim, **common), dict(common)
@@ -29,6 +37,8 @@ def _mlp_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
 
 _register(ModelSpec("dcgan", "image", DCGANGenerator, DCGANDiscriminator, _dcgan_kwargs,
                     help="DCGAN-class CNN (Radford et al. 2016), 8-1024 px, configurable width"))
+_register(ModelSpec("stylegan", "image", StyleGenerator, StyleDiscriminator, _stylegan_kwargs,
+                    help="style-based G (StyleGAN2 family: mapping, modulated convs, noise, skips) + residual D"))
 _register(ModelSpec("mlp", "points", MLPGenerator, MLPDiscriminator, _mlp_kwargs,
                     help="MLP pair for 2-D point sets (ring8, grid25)"))
 

@@ -70,8 +70,11 @@ class ModelSpec:
 
 
 @torch.no_grad()
-def synthesize(G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, batch_size: int = 64) -> torch.Tensor:
+def synthesize(G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, batch_size: int = 64,
+               **g_kwargs: Any) -> torch.Tensor:
     """Run G in fixed-size chunks and return float outputs on the CPU [N, *out_shape].
+
+    `g_kwargs` go to G's forward (e.g. truncation_psi for a style-based G).
 
     Chunking keeps memory flat for long seed lists; each row depends only on its own z (G is in eval
     mode, so no batch statistics), so results do not depend on `batch_size`.
@@ -81,5 +84,5 @@ def synthesize(G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, bat
     for i in range(0, len(z), batch_size):
         zc = z[i : i + batch_size].to(device)
         cc = None if c is None else c[i : i + batch_size].to(device)
-        outs.append(G(zc, cc).float().cpu())
+        outs.append(G(zc, cc, **g_kwargs).float().cpu())
     return torch.cat(outs) if outs else torch.empty(0, *G.out_shape)

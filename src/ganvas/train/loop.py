@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 import signal
 import time
@@ -86,8 +87,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         f"{setup.precision}{', channels_last' if setup.channels_last else ''}, {torch.get_num_threads()} threads")
     if nimg == 0 and isinstance(data, ImageDataset):
         save_real_grid(data.images[: cfg.train.grid_size], grids / "reals.png")
-    batch, n_critic, seed = cfg.train.batch, cfg.train.n_critic, cfg.train.seed
-    loss, penalty = setup.loss, setup.penalty
+    batch, n_critic = cfg.train.batch, cfg.train.n_critic
     grid_n = 1000 if setup.info.kind == "points" else cfg.train.grid_size
 
     kill_at = _fault_kill_at()
@@ -108,47 +108,17 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     try:
         while nimg < total_nimg:
             nimg_start = nimg
-            # D steps: real batch, fake batch, D loss, D update.
+            lr_scale = lr_factor(nimg, total_nimg, cfg.optim.lr_rampdown)
+            _set_lr(opt_G, cfg.optim.G.lr * lr_scale)
+            _set_lr(opt_D, cfg.optim.D.lr * lr_scale)
+            # D steps: real batch, fake batch, D loss (+ penalties), D update.
             D.requires_grad_(True)
             for _ in range(n_critic):
-                real_img, real_c = setup.batches.batch(nimg, batch)
-                real_img, c = setup.layout(real_img), setup.onehot(real_c)
-                r1_gamma = cfg.loss.r1_gamma
-                if r1_gamma:
-                    real_img.requires_grad_(True)
-                z = torch.randn(batch, G.z_dim, generator=make_generator(seed, "z/D", nimg))
-                with setup.autocast():
-                    with torch.no_grad():
-                        gen_img = G(z, c)
-                    real_logits = setup.D_seen(real_img, c, seed, "real", nimg)
-                    gen_logits = setup.D_seen(gen_img, c, seed, "fake", nimg)
-                    loss_d = loss.d_loss(real_logits, gen_logits).mean()
-                    loss_pen = torch.zeros(())
-                    loss_r1 = torch.zeros(())
-                    if r1_gamma:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
-                        loss_r1 = r1_penalty(real_logits, real_img).mean()
-                    if penalty is not None:
-                        D_pen = lambda x, c_: setup.D_seen(x, c_, seed, "pen", nimg)  # noqa: E731
-                        loss_pen = penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg)).mean()
-                ok = _apply(opt_D, D, loss_d + cfg.loss.gp_weight * loss_pen + 0.5 * r1_gamma * loss_r1)
-                if r1_gamma:
-                    stats.add("Loss/D/r1", loss_r1.item())
-                stats.add("Loss/D/adv", loss_d.item())
-                if penalty is not None:
-                    stats.add("Loss/D/penalty", loss_pen.item())
-                stats.add("Scores/real", real_logits.mean().item())
-                stats.add("Scores/fake", gen_logits.mean().item())
-                _count_bad(ok, bad_steps, stats, nimg, "D", cfg)
+                loss_d = _d_step(setup, cfg, stats, nimg, bad_steps)
                 nimg += batch
             # G step: fresh noise, G loss through D, G update, EMA.
             D.requires_grad_(False)
-            c = setup.onehot(setup.gen_labels(nimg_start, batch))
-            z = torch.randn(batch, G.z_dim, generator=make_generator(seed, "z/G", nimg_start))
-            with setup.autocast():
-                loss_g = loss.g_loss(setup.D_seen(G(z, c), c, seed, "gen", nimg_start)).mean()
-            ok = _apply(opt_G, G, loss_g)
-            stats.add("Loss/G/adv", loss_g.item())
-            _count_bad(ok, bad_steps, stats, nimg_start, "G", cfg)
+            loss_g = _g_step(setup, cfg, stats, nimg_start, bad_steps)
             update_ema(G_ema, G, ema_beta(nimg - nimg_start, nimg, cfg.train.ema_kimg, cfg.train.ema_rampup))
 
             # Housekeeping at kimg boundaries: progress, stats, grids, checkpoints.
@@ -204,6 +174,8 @@ class _Setup:
     precision: str  # fp32 | bf16 (autocast for forward passes)
     channels_last: bool
     augment: Callable | None
+    ada: object | None = None  # the adaptive augmentation, when --aug ada (its p is part of the checkpoint)
+    ada_acc: list = dataclasses.field(default_factory=lambda: [0.0, 0])  # sum of sign D(real), images, since the last adjustment
 
     def autocast(self):
         return autocast(torch.device("cpu"), self.precision)
@@ -213,6 +185,13 @@ class _Setup:
         if self.augment is not None:
             x = self.augment(x, make_generator(seed, "aug", key, nimg))
         return self.D(x, c).float()
+
+    def G_train(self, z: torch.Tensor, c: torch.Tensor | None, seed: int, key: str, nimg: int) -> torch.Tensor:
+        """G's training forward pass; a model's own noise (style-based noise inputs, style mixing) comes from
+        (seed, key, nimg), so a resumed run draws what an uninterrupted one would have."""
+        if hasattr(self.G, "noise_gen"):
+            self.G.noise_gen = make_generator(seed, "noise", key, nimg)
+        return self.G(z, c)
 
     def layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -263,8 +242,14 @@ def _setup(cfg: RunConfig, data) -> _Setup:
         # 2-D modes 0.01 wide need more than bf16's 8 mantissa bits, and a tiny MLP gains no speed from it.
         precision = "fp32"
     augment = AUGMENTS.get(cfg.aug.name)(cfg.aug.policy)
+    ada = augment if hasattr(augment, "adjust") else None
+    if ada is not None:
+        ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
     return _Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
-                  precision, channels_last, augment)
+                  precision, channels_last, augment, ada)
+
+
+ADA_INTERVAL = 4  # D steps between adjustments of the augmentation probability (StyleGAN2-ADA's ada_interval)
 
 
 def _grid_path(grids: Path, nimg: int) -> Path:
@@ -329,6 +314,79 @@ def _progress_bar(total: int, start: int, enabled: bool):
 
 
 # Section: step helpers.
+
+def _d_step(s: _Setup, cfg: RunConfig, stats: Stats, nimg: int, bad_steps: dict[str, int]) -> torch.Tensor:
+    """One D update at stream position nimg; returns the adversarial loss."""
+    batch, seed, D = cfg.train.batch, cfg.train.seed, s.D
+    real_img, real_c = s.batches.batch(nimg, batch)
+    real_img, c = s.layout(real_img), s.onehot(real_c)
+    # Lazy regularisation (StyleGAN2 sec. B): R1 on one step in r1_interval, weighted by the interval.
+    interval = max(1, cfg.loss.r1_interval)
+    r1_weight = 0.5 * cfg.loss.r1_gamma * interval if (nimg // batch) % interval == 0 else 0.0
+    if r1_weight:
+        real_img.requires_grad_(True)
+    z = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/D", nimg))
+    with s.autocast():
+        with torch.no_grad():
+            gen_img = s.G_train(z, c, seed, "D", nimg)
+        real_logits = s.D_seen(real_img, c, seed, "real", nimg)
+        gen_logits = s.D_seen(gen_img, c, seed, "fake", nimg)
+        loss_d = s.loss.d_loss(real_logits, gen_logits).mean()
+        total = loss_d
+        if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
+            loss_r1 = r1_penalty(real_logits, real_img).mean()
+            total = total + r1_weight * loss_r1
+        if s.penalty is not None:
+            D_pen = lambda x, c_: s.D_seen(x, c_, seed, "pen", nimg)  # noqa: E731
+            loss_pen = s.penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg)).mean()
+            total = total + cfg.loss.gp_weight * loss_pen
+    ok = _apply(s.opt_D, D, total)
+    if r1_weight:
+        stats.add("Loss/D/r1", loss_r1.item())
+    if s.penalty is not None:
+        stats.add("Loss/D/penalty", loss_pen.item())
+    stats.add("Loss/D/adv", loss_d.item())
+    stats.add("Scores/real", real_logits.mean().item())
+    stats.add("Scores/fake", gen_logits.mean().item())
+    # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3): near 1 when D memorises.
+    real_sign = real_logits.detach().sign().sum().item()
+    stats.add("Scores/real_sign", real_sign / batch)
+    if s.ada is not None:
+        s.ada_acc[0] += real_sign
+        s.ada_acc[1] += batch
+        if (nimg // batch) % ADA_INTERVAL == ADA_INTERVAL - 1:
+            s.ada.adjust(s.ada_acc[0] / s.ada_acc[1], int(s.ada_acc[1]))
+            s.ada_acc[:] = [0.0, 0]
+        stats.add("Augment/p", s.ada.p)
+    _count_bad(ok, bad_steps, stats, nimg, "D", cfg)
+    return loss_d
+
+
+def _g_step(s: _Setup, cfg: RunConfig, stats: Stats, nimg: int, bad_steps: dict[str, int]) -> torch.Tensor:
+    """One G update with fresh noise (and fresh labels) at stream position nimg; returns G's loss."""
+    batch, seed = cfg.train.batch, cfg.train.seed
+    c = s.onehot(s.gen_labels(nimg, batch))
+    z = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/G", nimg))
+    with s.autocast():
+        loss_g = s.loss.g_loss(s.D_seen(s.G_train(z, c, seed, "G", nimg), c, seed, "gen", nimg)).mean()
+    ok = _apply(s.opt_G, s.G, loss_g)
+    stats.add("Loss/G/adv", loss_g.item())
+    _count_bad(ok, bad_steps, stats, nimg, "G", cfg)
+    return loss_g
+
+
+def lr_factor(nimg: int, total_nimg: int, rampdown: float) -> float:
+    """Learning-rate multiplier at `nimg`: 1, then a half cosine to 0 over the final `rampdown` of the run."""
+    if rampdown <= 0 or total_nimg <= 0:
+        return 1.0
+    t = (nimg / total_nimg - (1 - rampdown)) / rampdown
+    return 1.0 if t <= 0 else 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
 
 def _apply(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor) -> bool:
     """Backward and step, unless the loss or a gradient is non-finite: then the step is undone.
@@ -409,6 +467,7 @@ def _save_checkpoint(run_dir: Path, s: _Setup, nimg: int, bad_steps: dict[str, i
         "nimg": nimg, "bad_steps_G": bad_steps["G"], "bad_steps_D": bad_steps["D"], "G": s.G.state_dict(), "D": s.D.state_dict(),
         "G_ema": s.G_ema.state_dict(), "opt_G": s.opt_G.state_dict(), "opt_D": s.opt_D.state_dict(),
         "rng": {"torch": torch.get_rng_state()}, "config": cfg.to_json(), "ganvas_version": __version__,
+        "augment": {"state": s.ada.state_dict(), "acc": list(s.ada_acc)} if s.ada is not None else {},
     }, keep=cfg.train.keep_checkpoints)
 
 
@@ -423,6 +482,9 @@ def _restore(state: dict, s: _Setup) -> tuple[int, dict[str, int]]:
         raise GanvasError(f"checkpoint {state.get('path')} does not fit this config ({e}); "
                           "choose a new --out folder") from None
     torch.set_rng_state(state["rng"]["torch"])
+    if s.ada is not None and state.get("augment"):
+        s.ada.load_state_dict(state["augment"]["state"])
+        s.ada_acc[:] = [float(state["augment"]["acc"][0]), int(state["augment"]["acc"][1])]
     return int(state["nimg"]), {"G": int(state["bad_steps_G"]), "D": int(state["bad_steps_D"])}
 
 

@@ -1,0 +1,240 @@
+"""Augmentation leak check: do generated images show the augmentations D was trained on?
+
+Augmenting D's inputs (DiffAugment, ADA) is safe only while the augmentation is invertible in
+distribution; when it is not (ADA with p near 1, a policy with cutout or 90-degree rotations applied
+always), G can match the augmented data by producing rotated, flipped or cut-out images itself
+(Karras et al. 2020, "Training GANs with Limited Data", sec. 2.2 and fig. 3). This check looks for that
+directly, with nearest neighbours in a feature space.
+
+Method, for each transform T (rot90, rot180, vflip, hflip, cutout):
+
+1. Split the real images at random into a reference half A and a held-out half B.
+2. Leak rate L_T: the share of generated images that look transformed. For the geometric transforms:
+   whose nearest neighbour (Euclidean distance in feature space) among A and T(A) lies in T(A) (rot90
+   puts both 90 and 270 degrees into T(A)); ties count as A, so a symmetric image is never a leak.
+   For cutout: which contain a flat mid-grey square (see below).
+3. Baseline B_T: the same share for the held-out real images B, i.e. for a generator without leak. It
+   absorbs everything that is not a leak: symmetries of the data, the 1 : k size ratio of A to T(A),
+   and nuisance variation (colour, position) that decides many nearest neighbours regardless of T.
+4. Control C_T: the same share for T(B) (one transformed copy of each held-out image, the variant
+   chosen with the seed), i.e. for a generator that shows T on every image.
+5. If a share q of the generated images shows T, L_T = (1 - q) B_T + q C_T in expectation, so
+   q = (L_T - B_T) / (C_T - B_T) estimates the share of leaking images (clipped to [0, 1]).
+
+T is flagged when
+   - it is detectable: C_T - B_T >= min_contrast (0.2). Where the data is (nearly) invariant under T,
+     e.g. hflip on left-right symmetric emoji, or the features cannot see T, a full leak would barely
+     move the rate; such a T is reported as not detectable rather than guessed at. A leak of a symmetry
+     of the data is harmless anyway (a flipped symmetric emoji is still an emoji).
+   - the estimated share q >= min_fraction (0.2): about when a leak becomes obvious in a sample grid;
+     smaller shifts are within what an imperfect (blurry, colour-biased) generator moves
+     nearest-neighbour votes by.
+   - the excess is significant: L_T - B_T > z * SE with z = 3 and SE the standard error of the
+     difference of the two proportions, so few images do not flag on noise.
+
+Cutout is tested on pixels, not features. DiffAugment's cutout fills a square of half the image size
+with 0 in [-1, 1], so a leaking generator paints flat mid-grey squares, often clipped by the border to
+a quarter of the size. An image counts as cut out when some window of a quarter of the size is at least
+90% pixels within +-16 of 128 in every channel. A feature-space test does not work here: cutout changes
+an image's colour statistics, so a generator with washed-out colours lands next to cut-out references
+without painting any square. (Rotations and flips only permute pixels and keep colour statistics.)
+The cutout control squares sit at 5 fixed places: the centre and the centre of each quadrant.
+
+All feature queries (generated, B, T(B)) meet the same candidates, so the rates differ only through
+the queries. Caveat: a generator far from the data everywhere (early training) makes nearest-neighbour
+votes arbitrary; read the result for a generator whose samples resemble the data.
+
+>>> rng = np.random.default_rng(0)
+>>> real = rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
+>>> report = leak_check(real, real[:10], "random-conv")
+>>> sorted(report.transforms), report.leaked
+(['cutout', 'hflip', 'rot180', 'rot90', 'vflip'], False)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganvas.errors import GanvasError
+from ganvas.metrics.features import FeatureExtractor, build_extractor, extract
+
+Tensor = torch.Tensor
+
+CUTOUT_FILL = 128  # mid-grey: DiffAugment's cutout writes 0 in [-1, 1], which is 127.5 in [0, 255]
+CUTOUT_TOLERANCE = 16  # a generated square is not exactly flat: +-16 levels per channel count as grey
+CUTOUT_COVER = 0.9  # share of grey pixels in a window that makes it a square
+
+
+def _cutout_squares(x: Tensor) -> list[Tensor]:
+    """A mid-grey square of half the height and width at the centre and at each quadrant's centre."""
+    h, w = x.shape[-2:]
+    ch, cw = h // 2, w // 2
+    corners = [(h // 4, w // 4), (0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw)]
+    out = []
+    for y0, x0 in corners:
+        y = x.clone()
+        y[:, :, y0:y0 + ch, x0:x0 + cw] = CUTOUT_FILL
+        out.append(y)
+    return out
+
+
+def _has_grey_square(x: Tensor) -> np.ndarray:
+    """Whether each uint8 image [N, 3, H, W] holds a quarter-size window of (nearly) flat mid-grey  # [N]."""
+    h, w = x.shape[-2:]
+    k = max(2, min(h, w) // 4)
+    grey = ((x >= CUTOUT_FILL - CUTOUT_TOLERANCE) & (x <= CUTOUT_FILL + CUTOUT_TOLERANCE)).all(dim=1)  # [N, H, W]
+    cover = F.avg_pool2d(grey[:, None].float(), k, stride=1)  # [N, 1, H-k+1, W-k+1]: grey share per window
+    return (cover.flatten(1) >= CUTOUT_COVER).any(dim=1).numpy()
+
+
+# Name -> the transformed copies of uint8 images [N, 3, H, W] that stand for T(A) (T(B) for the control).
+LEAK_TRANSFORMS: dict[str, Callable[[Tensor], list[Tensor]]] = {
+    "rot90": lambda x: [x.rot90(1, dims=(2, 3)), x.rot90(3, dims=(2, 3))],  # either direction
+    "rot180": lambda x: [x.rot90(2, dims=(2, 3))],
+    "vflip": lambda x: [x.flip(2)],
+    "hflip": lambda x: [x.flip(3)],
+    "cutout": _cutout_squares,
+}
+
+
+@dataclass(frozen=True)
+class TransformLeak:
+    """The check's result for one transform T."""
+
+    name: str
+    rate: float  # L_T: fraction of generated images that look transformed (nearest to T(A); cutout: grey square)
+    baseline: float  # B_T: the same fraction for held-out real images (no leak)
+    control: float  # C_T: the same fraction for transformed held-out real images (leak on every image)
+    fraction: float  # estimated share of generated images showing T, (L_T - B_T) / (C_T - B_T) in [0, 1]
+    detectable: bool  # C_T - B_T >= min_contrast: a leak of T would show in these features and data
+    flagged: bool  # detectable, fraction >= min_fraction and L_T - B_T significant
+
+
+@dataclass(frozen=True)
+class LeakReport:
+    """Per-transform results, the overall verdict and a one-line summary."""
+
+    transforms: dict[str, TransformLeak]
+    leaked: bool
+    summary: str
+    n_reference: int  # real images in A
+    n_heldout: int  # real images in B
+    n_gen: int
+    skipped: tuple[str, ...] = ()  # transforms that do not apply (rot90 on non-square images)
+
+    def to_dict(self) -> dict:
+        """Plain Python values (for JSON)."""
+        d = asdict(self)
+        d["skipped"] = list(self.skipped)
+        return d
+
+
+def _as_uint8_tensor(images: np.ndarray | Tensor, what: str) -> Tensor:
+    t = images if isinstance(images, torch.Tensor) else torch.tensor(np.asarray(images))  # a copy: may be read-only
+    if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[1] != 3:
+        raise GanvasError(f"leak check: {what} images must be uint8 [N, 3, H, W], got {t.dtype} {tuple(t.shape)}")
+    return t.cpu()
+
+
+def _min_sq_dist(queries: np.ndarray, candidates: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """For each query row, the squared Euclidean distance to its nearest candidate row  # [Q]."""
+    c = torch.from_numpy(candidates)
+    c_sq = c.square().sum(1)  # [K]
+    out = []
+    for i in range(0, len(queries), chunk):
+        q = torch.from_numpy(queries[i:i + chunk])
+        d = q.square().sum(1, keepdim=True) + c_sq[None, :] - 2 * q @ c.T  # [q, K]
+        out.append(d.min(dim=1).values)
+    return torch.cat(out).clamp_min(0).numpy() if out else np.zeros(0)
+
+
+def leak_check(real: np.ndarray | Tensor, gen: np.ndarray | Tensor,
+               extractor: FeatureExtractor | str = "effnet-lite0", *,
+               transforms: Sequence[str] = tuple(LEAK_TRANSFORMS), min_contrast: float = 0.2,
+               min_fraction: float = 0.2, z: float = 3.0, seed: int = 0, batch_size: int = 64,
+               device: str | torch.device = "cpu", progress: bool = False) -> LeakReport:
+    """Check whether generated images show rotations, flips or cutouts that real images do not.
+
+    real: uint8 [N, 3, H, W], N >= 4 (a few hundred or more for a meaningful check); gen: uint8
+    [M, 3, H, W] of the same size. `extractor` is a FeatureExtractor or a registered name (built on
+    `device`). `seed` splits the real images into halves and picks the variant of each control image.
+    With the default transforms features are extracted for about 4 N + M images. See the module
+    docstring for the method and the thresholds `min_contrast`, `min_fraction` and `z`.
+    """
+    real_t, gen_t = _as_uint8_tensor(real, "real"), _as_uint8_tensor(gen, "generated")
+    if real_t.shape[2:] != gen_t.shape[2:]:
+        raise GanvasError(f"leak check: real images are {tuple(real_t.shape[2:])} and generated ones "
+                          f"{tuple(gen_t.shape[2:])}; compare images of one size")
+    if len(real_t) < 4 or len(gen_t) < 1:
+        raise GanvasError(f"leak check needs at least 4 real and 1 generated image, got {len(real_t)} and "
+                          f"{len(gen_t)}")
+    unknown = [t for t in transforms if t not in LEAK_TRANSFORMS]
+    if unknown:
+        raise GanvasError(f"unknown leak-check transform(s) {', '.join(unknown)}; choose from: "
+                          f"{', '.join(LEAK_TRANSFORMS)}")
+    h, w = real_t.shape[2:]
+    skipped = tuple(t for t in transforms if t == "rot90" and h != w)
+    active = [t for t in transforms if t not in skipped]
+    need_features = any(t != "cutout" for t in active)
+    fx = build_extractor(extractor, device=device) if need_features and isinstance(extractor, str) else extractor
+
+    def features(x: Tensor) -> np.ndarray:
+        return extract(fx, x, batch_size=batch_size, progress=progress)
+
+    # Split the real images: reference A (the candidates), held-out B (baseline and control queries).
+    rng = np.random.default_rng(seed)
+    order = torch.from_numpy(rng.permutation(len(real_t)))
+    half = (len(real_t) + 1) // 2
+    ref, held = real_t[order[:half]], real_t[order[half:]]
+    if need_features:
+        f_ref, f_held, f_gen = features(ref), features(held), features(gen_t)  # [|A|, D], [|B|, D], [M, D]
+        d_held, d_gen = _min_sq_dist(f_held, f_ref), _min_sq_dist(f_gen, f_ref)  # to the nearest image of A
+
+    results: dict[str, TransformLeak] = {}
+    for name in active:
+        transform = LEAK_TRANSFORMS[name]
+        held_t = torch.stack(transform(held))  # [k, |B|, 3, H, W]
+        pick = torch.from_numpy(rng.integers(0, len(held_t), len(held)))
+        ctrl = held_t[pick, torch.arange(len(held))]  # T(B): one variant per image
+        if name == "cutout":
+            gen_hits, held_hits, ctrl_hits = _has_grey_square(gen_t), _has_grey_square(held), _has_grey_square(ctrl)
+        else:
+            f_t = np.concatenate([features(v) for v in transform(ref)])  # [k * |A|, D]
+            f_ctrl = features(ctrl)
+            # Hit: the nearest candidate is in T(A), strictly nearer than any image of A.
+            gen_hits = _min_sq_dist(f_gen, f_t) < d_gen
+            held_hits = _min_sq_dist(f_held, f_t) < d_held
+            ctrl_hits = _min_sq_dist(f_ctrl, f_t) < _min_sq_dist(f_ctrl, f_ref)
+        rate, baseline, control = (float(np.mean(hits)) for hits in (gen_hits, held_hits, ctrl_hits))
+        contrast = control - baseline
+        detectable = contrast >= min_contrast
+        fraction = min(max((rate - baseline) / contrast, 0.0), 1.0) if detectable else 0.0
+        se = math.sqrt(rate * (1 - rate) / len(gen_t) + baseline * (1 - baseline) / len(held))
+        flagged = detectable and fraction >= min_fraction and rate - baseline > z * se
+        results[name] = TransformLeak(name, rate, baseline, control, fraction, detectable, flagged)
+
+    leaked = any(r.flagged for r in results.values())
+    n = len(gen_t)
+    if leaked:
+        parts = [f"{r.name} in ~{r.fraction:.0%}" for r in results.values() if r.flagged]
+        summary = f"augmentation leak: of {n} generated images, {', '.join(parts)} look transformed"
+    elif results:
+        seen = [r for r in results.values() if r.detectable]
+        summary = f"no augmentation leak in {n} generated images"
+        if seen:
+            worst = max(seen, key=lambda r: r.fraction)
+            summary += f" (largest estimate: {worst.name} in ~{worst.fraction:.0%})"
+        unseen = [r.name for r in results.values() if not r.detectable]
+        if unseen:
+            summary += f"; not detectable here: {', '.join(unseen)}"
+    else:
+        summary = "no transform checked"
+    if skipped:
+        summary += f"; skipped {', '.join(skipped)} (non-square images)"
+    return LeakReport(results, leaked, summary, len(ref), len(held), n, skipped)

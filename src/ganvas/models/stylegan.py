@@ -1,0 +1,216 @@
+"""A style-based G and a residual D in the StyleGAN2 family (Karras et al. 2020), sized for CPUs and GPUs.
+
+G = synthesis(mapping(z, c)):
+- mapping: normalised z (and an embedded, normalised class c) -> `map_layers` equalised-lr layers with
+  lr multiplier 0.01 -> w. G keeps a running mean `w_avg` of w for truncation.
+- synthesis: a learned 4x4 constant, then per resolution an upsampling modulated conv and a modulated
+  conv, each with a noise input; every resolution adds its RGB output to the upsampled image so far
+  ("skip" architecture). Every conv reads its own w from ws [N, num_ws, w_dim], which is what makes
+  style mixing (different w per layer) and truncation with a layer cutoff possible.
+D: residual blocks (two 3x3 convs + a 1x1 skip, averaged with 1/sqrt(2)), a minibatch-stddev channel,
+and a projection onto an embedded class for conditional training (as StyleGAN2-ADA).
+
+Channels at spatial size r are width * resolution / r, capped at max_width (like dcgan). Differences
+from the reference, for speed without custom ops: bilinear up/downsampling instead of FIR filters, and
+no path-length regulariser. Outputs are unbounded while training (as in StyleGAN2) and clamped to
+[-1, 1] in eval mode.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganvas.models.base import Discriminator, Generator
+from ganvas.nn.style import EqualConv2d, EqualLinear, SynthesisLayer, ToRGB, minibatch_stddev
+
+
+def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
+    return max(1, min(max_width, width * resolution // r))
+
+
+def _normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+class MappingNetwork(nn.Module):
+    """z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim]; tracks w_avg while training."""
+
+    def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_layers: int, w_avg_beta: float = 0.995):
+        super().__init__()
+        self.embed = EqualLinear(c_dim, w_dim) if c_dim else None
+        dims = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * num_layers
+        self.layers = nn.Sequential(*[EqualLinear(a, b, lr_mul=0.01, activation=True)
+                                      for a, b in zip(dims[:-1], dims[1:])])
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.w_avg_beta = w_avg_beta
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None, update_w_avg: bool = True) -> torch.Tensor:
+        x = _normalize_2nd_moment(z.float())
+        if self.embed is not None:
+            x = torch.cat([x, _normalize_2nd_moment(self.embed(c.float()))], dim=1)
+        w = self.layers(x).float()  # [N, w_dim]
+        if self.training and update_w_avg:
+            with torch.no_grad():
+                self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        return w
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: [upsampling conv], conv, and the RGB skip output. Reads num_conv + 1 ws."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int):
+        super().__init__()
+        self.first = in_channels == 0
+        if self.first:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
+        self.torgb = ToRGB(out_channels, img_channels, w_dim)
+        self.num_conv = 1 if self.first else 2
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
+                noise_gen: torch.Generator | None, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        # ws: [N, num_conv + 1, w_dim]
+        if self.first:
+            x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)  # [N, C, 4, 4]
+        else:
+            x = self.conv0(x, ws[:, 0], noise_gen)
+        x = self.conv1(x, ws[:, self.num_conv - 1], noise_gen)  # [N, C, R, R]
+        y = self.torgb(x, ws[:, self.num_conv]).float()  # [N, 3, R, R]
+        if img is not None:
+            y = y + F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
+        return x, y
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> images [N, C, R, R]."""
+
+    def __init__(self, w_dim: int, resolution: int, width: int, max_width: int, img_channels: int):
+        super().__init__()
+        ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
+        self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+        self.blocks = nn.ModuleList()
+        for r in self.resolutions:
+            self.blocks.append(SynthesisBlock(0 if r == 4 else ch(r // 2), ch(r), w_dim, r, img_channels))
+        # Block b reads ws[start_b : start_b + num_conv + 1]: its RGB layer shares a w with the next block's first conv.
+        self.starts = []
+        start = 0
+        for block in self.blocks:
+            self.starts.append(start)
+            start += block.num_conv
+        self.num_ws = start + 1
+
+    def forward(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        x = img = None
+        for start, block in zip(self.starts, self.blocks):
+            x, img = block(x, img, ws[:, start: start + block.num_conv + 1], noise_gen, dtype)
+        return img
+
+
+class StyleGenerator(Generator):
+    """G(z, c) = synthesis(mapping(z, c)), with truncation and per-layer w for style mixing."""
+
+    def __init__(self, z_dim: int = 128, w_dim: int = 256, map_layers: int = 2, resolution: int = 64,
+                 width: int = 32, max_width: int = 256, c_dim: int = 0, channels: int = 3,
+                 mixing_prob: float = 0.9):
+        super().__init__(z_dim=z_dim, w_dim=w_dim, map_layers=map_layers, resolution=resolution, width=width,
+                         max_width=max_width, c_dim=c_dim, channels=channels, mixing_prob=mixing_prob)
+        if resolution < 4 or resolution & (resolution - 1):
+            raise ValueError(f"the style-based model needs a power-of-two resolution >= 4, not {resolution}")
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.out_shape = (channels, resolution, resolution)
+        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, map_layers)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, width, max_width, channels)
+        self.num_ws = self.synthesis.num_ws
+        self.mixing_prob = mixing_prob
+        # Set by the training loop before each training forward pass: noise inputs and style-mixing draws
+        # come from it. None (the default, and always in eval mode) means fixed noise and no mixing.
+        self.noise_gen: torch.Generator | None = None
+
+    def map(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+            truncation_cutoff: int | None = None, update_w_avg: bool = True) -> torch.Tensor:
+        """ws [N, num_ws, w_dim]; truncation pulls w toward w_avg by psi in the first `cutoff` layers."""
+        self.check_inputs(z, c)
+        w = self.mapping(z, c, update_w_avg)  # [N, w_dim]
+        ws = w[:, None].repeat(1, self.num_ws, 1)
+        if truncation_psi != 1:
+            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws[:, :cutoff] = self.mapping.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+        return ws
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> torch.Tensor:
+        ws = self.map(z, c, truncation_psi, truncation_cutoff)
+        gen = self.noise_gen if self.training else None
+        if gen is not None and self.mixing_prob > 0:
+            # Style-mixing regularisation (StyleGAN sec. 3.1): from a random layer on, use another z's w.
+            if torch.rand([], generator=gen).item() < self.mixing_prob:
+                cutoff = int(torch.randint(1, self.num_ws, [], generator=gen))
+                z2 = torch.randn(z.shape, generator=gen).to(z)
+                ws[:, cutoff:] = self.map(z2, c, update_w_avg=False)[:, cutoff:]
+        return self.render(ws, gen)
+
+    def render(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
+        """Images from per-layer styles ws [N, num_ws, w_dim]: the entry point for style mixing."""
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        dtype = torch.get_autocast_dtype(ws.device.type) if torch.is_autocast_enabled(ws.device.type) \
+            else torch.float32
+        img = self.synthesis(ws, noise_gen, dtype)  # [N, C, R, R] float32
+        return img if self.training else img.clamp(-1, 1)
+
+
+class DBlock(nn.Module):
+    """Residual D block at resolution r: 3x3 conv, 2x average pool, 3x3 conv; 1x1 skip; sum / sqrt(2)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation=True)
+        self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation=True)
+        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        down = F.avg_pool2d(x, 2)  # [N, C_in, R/2, R/2]
+        y = self.conv1(F.avg_pool2d(self.conv0(x), 2))  # convolving after pooling: a quarter of the FLOPs
+        return (self.skip(down) + y) * (1 / math.sqrt(2))  # [N, C_out, R/2, R/2]
+
+
+class StyleDiscriminator(Discriminator):
+    def __init__(self, resolution: int = 64, width: int = 32, max_width: int = 256, c_dim: int = 0,
+                 channels: int = 3, mbstd_group: int = 4):
+        super().__init__(resolution=resolution, width=width, max_width=max_width, c_dim=c_dim, channels=channels,
+                         mbstd_group=mbstd_group)
+        self.in_shape = (channels, resolution, resolution)
+        self.c_dim, self.mbstd_group = c_dim, mbstd_group
+        ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
+        self.from_rgb = EqualConv2d(channels, ch(resolution), 1, activation=True)
+        blocks, r = [], resolution
+        while r > 4:
+            blocks.append(DBlock(ch(r), ch(r // 2)))
+            r //= 2
+        self.blocks = nn.Sequential(*blocks)
+        c4 = ch(4)
+        self.conv = EqualConv2d(c4 + 1, c4, 3, activation=True)
+        self.fc = EqualLinear(c4 * 16, c4, activation=True)
+        self.cmap_dim = c4 if c_dim else 1
+        self.out = EqualLinear(c4, self.cmap_dim)
+        self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim else None
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_inputs(x, self.in_shape)
+        h = self.blocks(self.from_rgb(x))  # [N, C4, 4, 4]
+        h = self.conv(minibatch_stddev(h, self.mbstd_group))
+        h = self.out(self.fc(h.flatten(1)))  # [N, cmap_dim]
+        if self.embed is None:
+            return h.float().flatten()  # [N]
+        if c is None:
+            raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
+        # Projection (Miyato & Koyama 2018) onto the embedded class, normalised as in StyleGAN2-ADA.
+        cmap = self.embed(c.to(h.dtype))
+        return ((h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)).float()  # [N]

@@ -1,0 +1,144 @@
+"""Layers of style-based networks (Karras et al. 2019 "StyleGAN", 2020 "StyleGAN2"), in plain PyTorch.
+
+- Equalised learning rate: weights are stored as N(0, 1) and scaled by 1/sqrt(fan_in) at run time, so
+  Adam's per-parameter step is the same relative size for every layer (Karras et al. 2018, sec. 4.1).
+- Modulated convolution (StyleGAN2, eq. 1-3): the style s scales the input channels, and demodulation
+  rescales each output channel by 1/sqrt(sum_i (w_oi * s_i)^2). We compute it as scale -> shared
+  convolution -> rescale, which StyleGAN2 (sec. 2.2, and its "non-fused" code path) shows is the same
+  function as convolving with a per-sample weight. It needs only ordinary convolutions, so it runs at
+  full speed with oneDNN on CPUs and cuDNN on GPUs, with no custom ops and no grouped convolutions.
+- Noise inputs are drawn from an explicit `torch.Generator` during training and are fixed buffers
+  otherwise, so a seed always gives the same image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU(0.2) with gain sqrt(2), which keeps activations at unit variance (StyleGAN)."""
+    return F.leaky_relu(x, 0.2) * SQRT2
+
+
+class EqualLinear(nn.Module):
+    """A linear layer with equalised learning rate; `lr_mul` slows it (0.01 in the mapping network)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, bias_init: float = 0.0,
+                 lr_mul: float = 1.0, activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init) / lr_mul)) if bias else None
+        self.weight_gain = lr_mul / math.sqrt(in_features)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        x = F.linear(x, self.weight * self.weight_gain, bias)
+        return lrelu(x) if self.activation else x
+
+
+class EqualConv2d(nn.Module):
+    """A k x k convolution with equalised learning rate and 'same' padding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, bias: bool = True,
+                 activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel * kernel)
+        self.padding = kernel // 2
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        return lrelu(x) if self.activation else x
+
+
+class ModulatedConv2d(nn.Module):
+    """Style-modulated k x k convolution, optionally demodulated, optionally upsampling x2 first.
+
+    forward(x [N, C_in, H, W], w [N, w_dim]) -> [N, C_out, H', W'] (H' = 2H with `up`).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, w_dim: int, demodulate: bool = True,
+                 up: bool = False):
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # styles start at 1: plain convolution
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel, kernel))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel * kernel)
+        self.padding = kernel // 2
+        self.demodulate, self.up = demodulate, up
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)  # [N, C_in]
+        weight = self.weight * self.weight_gain  # [C_out, C_in, k, k]
+        x = x * styles[:, :, None, None].to(x.dtype)  # modulation, before upsampling: 4x fewer multiplies
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
+        if self.demodulate:  # eq. 3: sigma_o = sqrt(sum_{i,k} (s_i w_oik)^2), per sample
+            sigma_inv = torch.rsqrt(styles.float().square() @ weight.float().square().sum(dim=(2, 3)).T + 1e-8)
+            x = x * sigma_inv[:, :, None, None].to(x.dtype)  # [N, C_out, H', W']
+        return x
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv + per-pixel noise (learned strength) + bias + leaky ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        # The fixed noise used outside training (StyleGAN's noise_mode="const"), from a fixed seed.
+        g = torch.Generator().manual_seed(resolution * 1000 + out_channels)
+        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution, generator=g))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.resolution = resolution
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
+        x = self.conv(x, w)  # [N, C_out, R, R]
+        if noise_gen is not None:
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=noise_gen)
+            noise = noise.to(device=x.device, dtype=x.dtype)
+        else:
+            noise = self.noise_const.to(x.dtype)
+        x = x + noise * self.noise_strength.to(x.dtype) + self.bias.to(x.dtype)[None, :, None, None]
+        return lrelu(x)
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to image channels, not demodulated (StyleGAN2's skip outputs)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias.to(x.dtype)[None, :, None, None]
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+    """Append one channel: the std of features across groups of samples, averaged (Karras et al. 2018).
+
+    D sees how varied a group of images is, so a G that collapses to a few images is easy to spot.
+    Groups are consecutive samples; a batch that does not divide evenly uses the largest divisor.
+    x [N, C, H, W] -> [N, C + 1, H, W].
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = x.float().reshape(g, n // g, c, h, w)  # [G, M, C, H, W]: sample i is in group i % M
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # [M, C, H, W]
+    y = y.mean(dim=(1, 2, 3))  # [M]
+    y = y.repeat(g)[:, None, None, None].expand(n, 1, h, w).to(x.dtype)  # [N, 1, H, W]
+    return torch.cat([x, y], dim=1)

@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganvas.augment.diffaugment import cutout
+from ganvas.errors import GanvasError
+from ganvas.metrics.features import build_extractor
+from ganvas.metrics.leak import LEAK_TRANSFORMS, leak_check
+from ganvas.utils.image import float_to_uint8, uint8_to_float
+
+
+def glyphs(n: int, seed: int, size: int = 32) -> np.ndarray:
+    """uint8 [n, 3, size, size]: a bright right triangle (right angle bottom-left, red left edge) at a random
+    place, size and colour on a dark background. No rotation or flip maps it to itself."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = np.empty((n, 3, size, size), np.uint8)
+    x[:] = rng.integers(0, 20, (n, 3, 1, 1))
+    for i in range(n):
+        s = rng.integers(12, 18)
+        y0, x0 = rng.integers(0, size - s, 2)
+        triangle = (yy - y0 >= xx - x0) & (yy < y0 + s) & (xx >= x0)
+        x[i][:, triangle] = rng.integers(220, 256, (3, 1))
+        x[i, 0, y0:y0 + s, x0:x0 + 3] = 255
+    return x
+
+
+@pytest.fixture(scope="module")
+def fx():
+    return build_extractor("random-conv")
+
+
+@pytest.fixture(scope="module")
+def real():
+    return glyphs(300, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return glyphs(150, seed=1)
+
+
+def test_fresh_samples_of_the_data_do_not_leak(fx, real, fresh):
+    report = leak_check(real, fresh, fx, batch_size=1024)
+    assert set(report.transforms) == set(LEAK_TRANSFORMS)
+    assert not report.leaked and not any(r.flagged for r in report.transforms.values())
+    assert all(r.detectable for r in report.transforms.values())  # the glyph is asymmetric under every T
+    assert report.summary.startswith("no augmentation leak")
+    assert (report.n_reference, report.n_heldout, report.n_gen) == (150, 150, 150)
+    json.dumps(report.to_dict())
+
+
+def test_half_rotated_samples_leak_rot90_and_the_share_is_estimated(fx, real, fresh):
+    half = len(fresh) // 2
+    gen = np.concatenate([fresh[:half], np.rot90(fresh[half:], 1, axes=(2, 3))])
+    report = leak_check(real, gen, fx, transforms=("rot90", "cutout"), batch_size=1024)
+    rot90 = report.transforms["rot90"]
+    assert report.leaked and rot90.flagged and "rot90" in report.summary
+    assert rot90.fraction == pytest.approx(0.5, abs=0.15)
+    assert not report.transforms["cutout"].flagged
+
+
+def test_vflipped_samples_leak_vflip(fx, real, fresh):
+    report = leak_check(real, torch.from_numpy(fresh).flip(2), fx, transforms=("vflip",), batch_size=1024)
+    assert report.leaked and report.transforms["vflip"].flagged and set(report.transforms) == {"vflip"}
+
+
+def test_cutout_squares_are_found_on_pixels_and_washed_out_colours_are_not(fx, real, fresh):
+    half = len(fresh) // 2
+    cut = float_to_uint8(cutout(uint8_to_float(torch.from_numpy(fresh[half:])), torch.Generator().manual_seed(0)))
+    report = leak_check(real, np.concatenate([fresh[:half], cut.numpy()]), fx, transforms=("cutout",))
+    leak = report.transforms["cutout"]
+    assert leak.flagged and leak.baseline == 0.0 and leak.control == 1.0
+    assert leak.fraction == pytest.approx(0.5, abs=0.1)  # DiffAugment's square can fall mostly off the image
+    washed_out = (fresh // 2 + 60).astype(np.uint8)  # greyish colours, no square
+    assert not leak_check(real, washed_out, fx, transforms=("cutout",)).leaked
+
+
+def test_symmetric_data_is_not_detectable_and_not_flagged(fx):
+    sym = glyphs(160, seed=2)
+    sym[..., 16:] = sym[..., :16][..., ::-1]  # left-right mirror symmetric
+    report = leak_check(sym, glyphs(80, seed=3)[..., ::-1].copy(), fx, transforms=("hflip",), batch_size=1024)
+    hflip = report.transforms["hflip"]
+    assert not hflip.detectable and not hflip.flagged and "not detectable" in report.summary
+
+
+def test_bad_inputs_and_non_square_images(fx, real):
+    with pytest.raises(GanvasError, match="one size"):
+        leak_check(real, real[:, :, :16, :16], fx)
+    with pytest.raises(GanvasError, match="unknown leak-check transform"):
+        leak_check(real, real, fx, transforms=("shear",))
+    with pytest.raises(GanvasError, match="uint8"):
+        leak_check(real.astype(np.float32), real, fx)
+    wide = real[:40, :, :, :24]
+    report = leak_check(wide, wide[:8], fx, transforms=("rot90", "hflip"))
+    assert report.skipped == ("rot90",) and set(report.transforms) == {"hflip"} and "skipped rot90" in report.summary

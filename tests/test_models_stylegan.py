@@ -1,0 +1,161 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganvas.config import ModelConfig
+from ganvas.models import MODELS, DataInfo
+from ganvas.nn.style import ModulatedConv2d, minibatch_stddev
+
+TINY = ModelConfig(z_dim=8, width=8, max_width=32, w_dim=16, map_layers=2)
+
+
+def _build(num_classes=0, resolution=16):
+    G, D = MODELS.get("stylegan").build(TINY, DataInfo("image", resolution=resolution, num_classes=num_classes))
+    return G, D
+
+
+def _z(n, seed=0, dim=8):
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
+
+
+def test_num_ws_counts_every_conv_and_the_last_rgb_layer():
+    G, _ = _build(resolution=16)
+    # 4 px: one conv; 8 and 16 px: two convs each; plus the final RGB layer.
+    assert G.num_ws == 1 + 2 + 2 + 1
+    assert G.map(_z(3)).shape == (3, G.num_ws, 16)
+
+
+def test_truncation_psi_zero_gives_the_average_image():
+    G, _ = _build()
+    with torch.no_grad():
+        G.mapping.w_avg.copy_(torch.randn(16, generator=torch.Generator().manual_seed(5)))
+    G.eval()
+    with torch.no_grad():
+        a = G(_z(2, 1), truncation_psi=0.0)
+        b = G(_z(2, 2), truncation_psi=0.0)
+        avg = G.render(G.mapping.w_avg[None, None].repeat(1, G.num_ws, 1))
+        free = G(_z(2, 1))
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[:1], avg)
+    assert not torch.allclose(a, free)
+
+
+def test_truncation_cutoff_only_touches_early_layers():
+    G, _ = _build()
+    G.eval()
+    z = _z(2)
+    with torch.no_grad():
+        ws = G.map(z)
+        cut = G.map(z, truncation_psi=0.5, truncation_cutoff=2)
+    torch.testing.assert_close(cut[:, 2:], ws[:, 2:])
+    torch.testing.assert_close(cut[:, :2], G.mapping.w_avg.lerp(ws[:, :2], 0.5))
+
+
+def test_style_mixing_with_one_w_equals_no_mixing_and_another_w_changes_the_image():
+    G, _ = _build()
+    G.eval()
+    with torch.no_grad():
+        ws_a, ws_b = G.map(_z(2, 1)), G.map(_z(2, 2))
+        plain = G(_z(2, 1))
+        same = ws_a.clone()
+        same[:, 3:] = ws_a[:, 3:]
+        mixed = ws_a.clone()
+        mixed[:, 3:] = ws_b[:, 3:]
+        torch.testing.assert_close(G.render(same), plain)
+        assert not torch.allclose(G.render(mixed), plain)
+
+
+def test_training_noise_comes_from_the_given_generator_only():
+    G, _ = _build()
+    G.mixing_prob = 0.0
+    for layer in G.modules():
+        if hasattr(layer, "noise_strength"):
+            layer.noise_strength.data.fill_(0.5)
+    z = _z(2)
+    out = []
+    for seed in (1, 1, 2):
+        G.noise_gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            out.append(G(z))
+    torch.testing.assert_close(out[0], out[1])
+    assert not torch.allclose(out[0], out[2])
+    G.eval()  # eval mode ignores the generator: fixed noise, so a seed always gives one image
+    with torch.no_grad():
+        G.noise_gen = torch.Generator().manual_seed(1)
+        e1 = G(z)
+        G.noise_gen = torch.Generator().manual_seed(2)
+        e2 = G(z)
+    torch.testing.assert_close(e1, e2)
+
+
+def test_w_avg_tracks_w_in_training_only():
+    G, _ = _build()
+    before = G.mapping.w_avg.clone()
+    G.eval()
+    with torch.no_grad():
+        G(_z(4))
+    torch.testing.assert_close(G.mapping.w_avg, before)
+    G.train()
+    with torch.no_grad():
+        w = G.mapping(_z(4), None, update_w_avg=False)
+        G(_z(4))
+    torch.testing.assert_close(G.mapping.w_avg, w.mean(0).lerp(before, 0.995))
+
+
+def test_modulated_conv_equals_convolving_with_per_sample_demodulated_weights():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(5, 7, 3, w_dim=6)
+    x, w = torch.randn(3, 5, 8, 8), torch.randn(3, 6)
+    got = conv(x, w)
+    styles = conv.affine(w)
+    for i in range(3):  # StyleGAN2 eq. 1-3, literally: w'_oik = s_i w_oik, w''_oik = w'_oik / sigma_o
+        wi = conv.weight * conv.weight_gain * styles[i][None, :, None, None]
+        wi = wi / (wi.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()
+        torch.testing.assert_close(got[i: i + 1], F.conv2d(x[i: i + 1], wi, padding=1), atol=1e-5, rtol=1e-4)
+
+
+def test_demodulated_output_has_unit_scale_for_unit_inputs():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(64, 64, 3, w_dim=8)
+    out = conv(torch.randn(8, 64, 16, 16), torch.randn(8, 8) * 3)
+    assert out[:, :, 1:-1, 1:-1].std().item() == pytest.approx(1.0, rel=0.1)
+
+
+def test_minibatch_stddev_values():
+    x = torch.zeros(4, 2, 1, 1)
+    x[:, 0, 0, 0] = torch.tensor([0.0, 1.0, 2.0, 3.0])  # one group of 4 (group size 4): std of [0,1,2,3]
+    out = minibatch_stddev(x, group_size=4)
+    assert out.shape == (4, 3, 1, 1)
+    expected = (math.sqrt(1.25) + math.sqrt(1e-8)) / 2  # mean over the 2 channels of their stds
+    torch.testing.assert_close(out[:, 2].flatten(), torch.full((4,), expected))
+    assert minibatch_stddev(torch.randn(6, 2, 2, 2), group_size=4).shape == (6, 3, 2, 2)  # 6 % 4: groups of 3
+
+
+def test_discriminator_sees_batch_diversity():
+    _, D = _build()
+    D.eval()
+    same = torch.randn(1, 3, 16, 16).repeat(4, 1, 1, 1)
+    varied = same.clone()
+    varied[1:] += torch.randn(3, 3, 16, 16)
+    with torch.no_grad():  # the first image is identical; only the batch around it differs
+        assert D(same)[0] != D(varied)[0]
+
+
+def test_bad_resolution_is_refused():
+    with pytest.raises(ValueError, match="power-of-two"):
+        _build(resolution=24)
+
+
+def test_bf16_autocast_runs_and_stays_close():
+    G, D = _build()
+    G.eval()
+    z = _z(4)
+    with torch.no_grad():
+        ref = G(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = G(z)
+            logits = D(low)
+    assert low.dtype == torch.float32 and logits.dtype == torch.float32
+    assert (low - ref).abs().max() < 0.1
