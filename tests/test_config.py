@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from ganvas.config import RunConfig, all_keys, build_config, parse_set
@@ -53,3 +55,34 @@ def test_parse_set():
     assert parse_set(["a.b=1", "c.d = x=y"]) == {"a.b": "1", "c.d": "x=y"}
     with pytest.raises(ConfigError, match="key=value"):
         parse_set(["train.batch"])
+
+
+def test_auto_preset_follows_dataset_size_and_resolution():
+    from ganvas.config import auto_preset
+
+    small = build_config("auto", num_images=50)
+    assert (small.model.name, small.aug.name, small.train.batch) == ("stylegan", "ada", 16)
+    assert small.model.max_width == 128  # narrow for tiny sets
+    assert small.loss.r1_gamma == pytest.approx(0.0002 * 32 ** 2 / 16, abs=1e-4) and small.loss.r1_interval == 16
+    big = build_config("auto", {"data.resolution": 128}, num_images=20000)
+    assert big.train.batch == 32 and big.model.width == 16 and big.model.max_width == 256
+    assert big.loss.r1_gamma == pytest.approx(0.0002 * 128 ** 2 / 32, abs=1e-4)
+    assert big.train.ema_kimg == pytest.approx(10.0)
+    mine = build_config("auto", {"train.batch": 8, "aug.name": "diffaugment"}, num_images=50)
+    assert mine.train.batch == 8 and mine.aug.name == "diffaugment"  # the user's settings win
+    _, reasons = auto_preset(64, 700)
+    assert any("700 images" in r for r in reasons) and any("R1 gamma" in r for r in reasons)
+    with pytest.raises(ConfigError, match="dataset size"):
+        build_config("auto")
+
+
+def test_auto_preset_from_the_cli_says_what_it_chose(tmp_path):
+    from helpers import make_art_folder, run_cli
+
+    art = make_art_folder(tmp_path / "art", n=12)
+    proc = run_cli("train", "--data", str(art), "--preset", "auto", "--batch", "4", "--dry-run", check=True)
+    assert "preset auto for 12 images at 32 px" in proc.stderr and "your settings win: train.batch" in proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["model"]["name"] == "stylegan" and cfg["train"]["batch"] == 4
+    bad = run_cli("train", "--data", "ring8", "--preset", "auto", "--dry-run")
+    assert bad.returncode == 2 and "image data" in bad.stderr

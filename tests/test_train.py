@@ -157,7 +157,7 @@ def _nan_after(calls_ok: int, total_bad: int | None = None):
 
 
 def test_nonfinite_steps_are_undone_and_logged(tmp_path, art, monkeypatch):
-    monkeypatch.setattr("ganvas.train.loop.LOSSES.get", lambda name: _nan_after(2, total_bad=3))
+    monkeypatch.setattr("ganvas.train.steps.LOSSES.get", lambda name: _nan_after(2, total_bad=3))
     result = train(_cfg(art), tmp_path / "run", progress=False, log=lambda m: None)
     events = [r for r in read_stats(tmp_path / "run" / "stats.jsonl") if r.get("event")]
     assert [e["consecutive"] for e in events] == [1, 2, 3]
@@ -167,7 +167,7 @@ def test_nonfinite_steps_are_undone_and_logged(tmp_path, art, monkeypatch):
 
 
 def test_repeated_nonfinite_steps_stop_the_run_cleanly(tmp_path, art, monkeypatch):
-    monkeypatch.setattr("ganvas.train.loop.LOSSES.get", lambda name: _nan_after(1))
+    monkeypatch.setattr("ganvas.train.steps.LOSSES.get", lambda name: _nan_after(1))
     with pytest.raises(TrainingDiverged, match="consecutive D steps"):
         train(_cfg(art, **{"train.max_bad_steps": 4}), tmp_path / "run", progress=False, log=lambda m: None)
     assert not (tmp_path / "run" / "generator.safetensors").exists()

@@ -81,7 +81,10 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    batch: int = 64  # images per step (global)
+    batch: int = 64  # images per step (global: over all processes)
+    batch_gpu: int = 0  # images per forward pass on each process; 0 = batch / processes (no accumulation)
+    device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
+    compile: bool = False  # torch.compile G and D (pays off on GPUs for long runs; needs a C++ compiler on CPUs)
     kimg: float = 100.0  # duration in thousands of real images shown to D
     epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
     n_critic: int = 1  # D steps per G step
@@ -361,6 +364,8 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {v:g}")
     if not 0 < cfg.aug.ada_target < 1 or cfg.aug.ada_kimg <= 0:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
+    if t.batch_gpu < 0:
+        raise ConfigError(f"train.batch_gpu must be 0 (automatic) or positive, got {t.batch_gpu}")
     if cfg.loss.r1_interval < 1:
         raise ConfigError(f"loss.r1_interval must be at least 1, got {cfg.loss.r1_interval}")
     if t.epochs < 0 or t.ema_rampup < 0 or t.threads < 0:

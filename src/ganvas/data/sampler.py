@@ -49,10 +49,20 @@ class ImageBatches:
             out[mask] = self._perm(e)[pos[mask] % size]
         return out
 
-    def batch(self, nimg: int, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """real_img float [-1, 1] [n, 3, H, W], and labels [n] (or None)."""
+    def to(self, device: torch.device) -> "ImageBatches":
+        """Keep the uint8 images on `device` (a GPU): batches are then gathered there, with no copies."""
+        self.images = self.images.to(device)
+        return self
+
+    def batch(self, nimg: int, n: int, rows: slice | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """real_img float [-1, 1] [n, 3, H, W], and labels [n] (or None), for stream positions nimg..nimg+n-1.
+
+        `rows` selects part of that batch (a process's or micro-batch's share) without loading the rest.
+        """
         idx = self.indices(nimg, n)
-        real_img = uint8_to_float(self.images[idx])
+        if rows is not None:
+            idx = idx[rows]
+        real_img = uint8_to_float(self.images[idx.to(self.images.device)])
         return real_img, (None if self.labels is None else self.labels[idx])
 
 
@@ -68,5 +78,6 @@ class PointBatches:
     def __len__(self) -> int:
         return 0
 
-    def batch(self, nimg: int, n: int) -> tuple[torch.Tensor, None]:
-        return self.dist.sample(n, make_generator(self.seed, "points", nimg)), None
+    def batch(self, nimg: int, n: int, rows: slice | None = None) -> tuple[torch.Tensor, None]:
+        points = self.dist.sample(n, make_generator(self.seed, "points", nimg))  # [n, 2]
+        return (points if rows is None else points[rows]), None

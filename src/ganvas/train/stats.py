@@ -19,12 +19,13 @@ from ganvas.utils.provenance import new_figure, provenance, save_figure
 class Stats:
     """Accumulates scalars between flushes and writes them out."""
 
-    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True):
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, enabled: bool = True):
         self.path = Path(run_dir) / "stats.jsonl"
+        self.enabled = enabled  # False on all but the main process of a multi-process run: nothing is written
         self._sums: dict[str, float] = defaultdict(float)
         self._counts: dict[str, int] = defaultdict(int)
         self._tb = None
-        if tensorboard:
+        if tensorboard and enabled:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -55,11 +56,15 @@ class Stats:
         self._write({"nimg": nimg, "kimg": round(nimg / 1000, 3), "event": event, **fields})
 
     def _write(self, row: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
     def truncate_after(self, nimg: int) -> None:
         """On resume, drop lines written after the checkpoint we resume from (they will be redone)."""
+        if not self.enabled:
+            return
         truncate_jsonl(self.path, nimg)
         truncate_jsonl(self.path.with_name("metrics.jsonl"), nimg)
 

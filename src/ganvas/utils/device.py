@@ -37,3 +37,18 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """auto = this process's GPU when there is one (torchrun's LOCAL_RANK picks it), else the CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device=cuda, but this PyTorch sees no CUDA GPU; use --set train.device=cpu")
+        dev = torch.device(device if ":" in device else f"cuda:{local_rank}")
+        torch.cuda.set_device(dev)
+        return dev
+    raise ConfigError(f"train.device={device!r}: choose auto, cpu or cuda")

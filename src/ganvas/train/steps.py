@@ -1,0 +1,294 @@
+"""What one training iteration needs: the prepared networks and data (`Setup`), and the D and G steps.
+
+Batches are global. `train.batch` images make one step whatever the number of processes: process r
+of W takes rows [r*B/W, (r+1)*B/W) of the step's batch, in micro-batches of `train.batch_gpu` rows
+whose gradients accumulate. Every loss is a sum over the micro-batch divided by the global batch, and
+gradients are summed across processes, so the update equals a single-process step on the whole batch
+(to float rounding). The step's real rows, latents and labels are drawn for the whole batch from
+(seed, nimg) and then sliced, and the noise of augmentation, noise inputs and penalties is keyed by the
+micro-batch's first row, so a run is the same for any number of processes with the same `batch_gpu`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ganvas.augment import AUGMENTS
+from ganvas.config import RunConfig
+from ganvas.data.dataset import ImageDataset
+from ganvas.data.sampler import ImageBatches, PointBatches
+from ganvas.errors import ConfigError
+from ganvas.losses import LOSSES, PENALTIES, r1_penalty
+from ganvas.models import MODELS, DataInfo, resolve_model_name
+from ganvas.train.stats import Stats
+from ganvas.utils.device import autocast, resolve_device, resolve_precision
+from ganvas.utils.dist import World, all_reduce_sum
+from ganvas.utils.seeding import make_generator
+
+ADA_INTERVAL = 4  # D steps between adjustments of the augmentation probability (StyleGAN2-ADA's ada_interval)
+
+
+@dataclass
+class Setup:
+    info: DataInfo
+    model_name: str
+    G: torch.nn.Module
+    D: torch.nn.Module
+    G_ema: torch.nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    loss: object
+    penalty: Callable | None
+    batches: ImageBatches | PointBatches
+    c_dim: int
+    precision: str  # fp32 | bf16 (autocast for forward passes)
+    channels_last: bool
+    augment: Callable | None
+    device: torch.device
+    world: World
+    batch_gpu: int  # rows per forward pass on this process
+    G_fwd: Callable  # G, or its torch.compile'd form (same parameters)
+    D_fwd: Callable
+    ada: object | None = None  # the adaptive augmentation, when --aug ada (its p is part of the checkpoint)
+    ada_acc: list = dataclasses.field(default_factory=lambda: [0.0, 0])  # sum of sign D(real), images since the last adjustment
+
+    def autocast(self):
+        return autocast(self.device, self.precision)
+
+    def micro_offsets(self, batch: int) -> list[int]:
+        """First global row of each of this process's micro-batches."""
+        shard = batch // self.world.size
+        return [self.world.rank * shard + k for k in range(0, shard, self.batch_gpu)]
+
+    def tag(self, batch: int, lo: int) -> tuple[int, ...]:
+        """Extra noise key for a micro-batch: none when one pass covers the whole batch (the common case)."""
+        return () if self.batch_gpu == batch else (lo,)
+
+    def D_seen(self, x: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple) -> torch.Tensor:
+        """D's float32 logits [N] for x as D sees it: augmented (if configured) with noise from (seed, key)."""
+        if self.augment is not None:
+            x = self.augment(x, make_generator(seed, "aug", *key))
+        return self.D_fwd(x, c).float()
+
+    def G_train(self, z: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple) -> torch.Tensor:
+        """G's training forward pass; a model's own noise (style-based noise inputs, style mixing) comes from
+        (seed, key), so a resumed run draws what an uninterrupted one would have."""
+        if hasattr(self.G, "noise_gen"):
+            self.G.noise_gen = make_generator(seed, "noise", *key)
+        return self.G_fwd(z, c)
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.c_dim or labels is None:
+            return None
+        return torch.nn.functional.one_hot(labels, self.c_dim).float().to(self.device)
+
+    def gen_labels(self, nimg: int, n: int) -> torch.Tensor | None:
+        """Labels for G's fakes: the class mix of the data, from a stream position of its own."""
+        if not self.c_dim:
+            return None
+        return self.batches.labels[self.batches.indices(nimg + 7919, n)]
+
+
+def build_setup(cfg: RunConfig, data, world: World) -> Setup:
+    is_image = isinstance(data, ImageDataset)
+    kind = "image" if is_image else "points"
+    model_name = resolve_model_name(cfg.model.name, kind)
+    use_labels = is_image and cfg.data.labels != "none" and data.num_classes > 1
+    info = DataInfo(kind, resolution=data.resolution if is_image else 0,
+                    num_classes=data.num_classes if use_labels else 0)
+    loss = LOSSES.get(cfg.loss.name)
+    model_cfg = cfg.model
+    if model_cfg.d_norm == "auto":  # a gradient penalty needs a per-sample critic: no batch statistics
+        model_cfg = dataclasses.replace(model_cfg, d_norm="layer" if loss.penalty else "batch")
+    elif model_cfg.d_norm == "batch" and loss.penalty:
+        raise ConfigError(f"{loss.name} penalises per-sample gradients, which batch norm in D mixes; "
+                          "use --set model.d_norm=layer (or none)")
+    batch_gpu = _batch_gpu(cfg, world)
+    device = resolve_device(cfg.train.device, world.local_rank)
+    torch.manual_seed(cfg.train.seed)  # model init: the one use of the global RNG, seeded explicitly
+    G, D = MODELS.get(model_name).build(model_cfg, info)
+    G, D = G.to(device), D.to(device)
+    channels_last = cfg.train.channels_last and kind == "image"
+    if channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G.train()
+    D.train()
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    a_G, a_D = cfg.optim.G, cfg.optim.D
+    fused = {"fused": True} if device.type == "cuda" else {}  # one kernel for the whole update on GPUs
+    opt_G = torch.optim.Adam(G.parameters(), lr=a_G.lr, betas=a_G.betas, eps=a_G.eps, **fused)
+    opt_D = torch.optim.Adam(D.parameters(), lr=a_D.lr, betas=a_D.betas, eps=a_D.eps, **fused)
+    batches = ImageBatches(data, cfg.train.seed) if is_image else PointBatches(data, cfg.train.seed)
+    if is_image and not use_labels:
+        batches.labels = None
+    if is_image and device.type == "cuda":
+        batches.to(device)  # the uint8 images live on the GPU: no host-to-device copy per step
+    penalty = PENALTIES.get(loss.penalty) if loss.penalty else None
+    precision = resolve_precision(cfg.train.precision, device)
+    if cfg.train.precision == "auto" and kind == "points":
+        # 2-D modes 0.01 wide need more than bf16's 8 mantissa bits, and a tiny MLP gains no speed from it.
+        precision = "fp32"
+    if device.type == "cuda" and precision == "fp32":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 tensor cores for fp32 matmuls and convolutions
+        torch.backends.cudnn.allow_tf32 = True
+    augment = AUGMENTS.get(cfg.aug.name)(cfg.aug.policy)
+    ada = augment if hasattr(augment, "adjust") else None
+    if ada is not None:
+        ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
+    G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if cfg.train.compile else (G, D)
+    return Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
+                 precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada)
+
+
+def _batch_gpu(cfg: RunConfig, world: World) -> int:
+    batch = cfg.train.batch
+    if batch % world.size:
+        raise ConfigError(f"--batch {batch} must divide evenly over the {world.size} processes")
+    shard = batch // world.size
+    batch_gpu = cfg.train.batch_gpu or shard
+    if shard % batch_gpu:
+        raise ConfigError(f"train.batch_gpu={batch_gpu} must divide the {shard} images each process takes per step "
+                          f"(--batch {batch} over {world.size} process{'es' if world.size > 1 else ''})")
+    return batch_gpu
+
+
+# Section: the steps.
+
+def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, float]:
+    """One D update on the global batch at stream position nimg: (applied, mean adversarial loss)."""
+    batch, seed = cfg.train.batch, cfg.train.seed
+    # Lazy regularisation (StyleGAN2 appendix B): R1 on one step in r1_interval, weighted by the interval.
+    interval = max(1, cfg.loss.r1_interval)
+    r1_weight = 0.5 * cfg.loss.r1_gamma * interval if (nimg // batch) % interval == 0 else 0.0
+    z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/D", nimg))
+    s.opt_D.zero_grad(set_to_none=True)
+    # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real logits.
+    totals = torch.zeros(6, dtype=torch.float64, device=s.device)
+    for lo in s.micro_offsets(batch):
+        rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
+        real_img, real_c = s.batches.batch(nimg, batch, rows)
+        real_img, c = s.to_device(real_img), s.onehot(real_c)
+        if r1_weight:
+            real_img.requires_grad_(True)
+        with s.autocast():
+            with torch.no_grad():
+                gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("D", nimg, *tag))
+            real_logits = s.D_seen(real_img, c, seed, ("real", nimg, *tag))
+            gen_logits = s.D_seen(gen_img, c, seed, ("fake", nimg, *tag))
+            loss_adv = s.loss.d_loss(real_logits, gen_logits).sum()
+            loss = loss_adv
+            loss_r1 = loss_pen = torch.zeros((), device=s.device)
+            if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
+                loss_r1 = r1_penalty(real_logits, real_img).sum()
+                loss = loss + r1_weight * loss_r1
+            if s.penalty is not None:
+                D_pen = lambda x, c_: s.D_seen(x, c_, seed, ("pen", nimg, *tag))  # noqa: E731
+                loss_pen = s.penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg, *tag)).sum()
+                loss = loss + cfg.loss.gp_weight * loss_pen
+        (loss / batch).backward()
+        totals += torch.stack([loss_adv.detach(), loss_r1.detach(), loss_pen.detach(), real_logits.detach().sum(),
+                               gen_logits.detach().sum(), real_logits.detach().sign().sum()]).double()
+    ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world)
+    means = (totals / batch).tolist()
+    if r1_weight:
+        stats.add("Loss/D/r1", means[1])
+    if s.penalty is not None:
+        stats.add("Loss/D/penalty", means[2])
+    stats.add("Loss/D/adv", means[0])
+    stats.add("Scores/real", means[3])
+    stats.add("Scores/fake", means[4])
+    # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3): near 1 when D memorises.
+    stats.add("Scores/real_sign", means[5])
+    if s.ada is not None:
+        s.ada_acc[0] += means[5] * batch
+        s.ada_acc[1] += batch
+        if (nimg // batch) % ADA_INTERVAL == ADA_INTERVAL - 1:
+            s.ada.adjust(max(-1.0, min(1.0, s.ada_acc[0] / s.ada_acc[1])), int(s.ada_acc[1]))
+            s.ada_acc[:] = [0.0, 0]
+        stats.add("Augment/p", s.ada.p)
+    return ok, means[0]
+
+
+def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, float]:
+    """One G update with fresh latents (and labels) at stream position nimg: (applied, mean loss)."""
+    batch, seed = cfg.train.batch, cfg.train.seed
+    z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/G", nimg))
+    labels_all = s.gen_labels(nimg, batch)
+    s.opt_G.zero_grad(set_to_none=True)
+    totals = torch.zeros(1, dtype=torch.float64, device=s.device)
+    for lo in s.micro_offsets(batch):
+        rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
+        c = s.onehot(None if labels_all is None else labels_all[rows])
+        with s.autocast():
+            gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("G", nimg, *tag))
+            loss = s.loss.g_loss(s.D_seen(gen_img, c, seed, ("gen", nimg, *tag))).sum()
+        (loss / batch).backward()
+        totals += loss.detach().double()
+    ok, totals = reduce_and_step(s.opt_G, s.G, totals, s.world)
+    mean = totals.item() / batch
+    stats.add("Loss/G/adv", mean)
+    return ok, mean
+
+
+def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: torch.Tensor,
+                    world: World) -> tuple[bool, torch.Tensor]:
+    """Sum gradients and `totals` over processes, then step, unless anything is non-finite.
+
+    A skipped step leaves no trace: gradients are dropped, and batch-norm running statistics updated by
+    the step's forward passes are restored. Every process sees the same summed values, so every process
+    makes the same decision. Returns (applied, summed totals on the CPU).
+    """
+    params = [p for p in net.parameters() if p.grad is not None]
+    if world.size > 1:  # one collective carries every gradient and the totals
+        flat = torch.cat([p.grad.flatten() for p in params] + [totals.to(params[0].grad.dtype if params
+                                                                          else torch.float32)])
+        all_reduce_sum(flat, world)
+        offset = 0
+        for p in params:
+            p.grad.copy_(flat[offset: offset + p.numel()].view_as(p.grad))
+            offset += p.numel()
+        totals = flat[-len(totals):].double()
+    totals = totals.cpu()
+    grads_finite = not params or bool(torch.isfinite(torch.stack([p.grad.abs().max() for p in params])).all())
+    if not (grads_finite and bool(torch.isfinite(totals).all())):
+        opt.zero_grad(set_to_none=True)
+        restore_buffers(net)
+        return False, totals
+    opt.step()
+    remember_buffers(net)
+    return True, totals
+
+
+def remember_buffers(net: torch.nn.Module) -> None:
+    net._ganvas_good_buffers = [b.detach().clone() for b in net.buffers()]  # small: BN statistics only
+
+
+def restore_buffers(net: torch.nn.Module) -> None:
+    good = getattr(net, "_ganvas_good_buffers", None)
+    if good is not None:
+        with torch.no_grad():
+            for b, g in zip(net.buffers(), good):
+                b.copy_(g)
+
+
+def lr_factor(nimg: int, total_nimg: int, rampdown: float) -> float:
+    """Learning-rate multiplier at `nimg`: 1, then a half cosine to 0 over the final `rampdown` of the run."""
+    if rampdown <= 0 or total_nimg <= 0:
+        return 1.0
+    t = (nimg / total_nimg - (1 - rampdown)) / rampdown
+    return 1.0 if t <= 0 else 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr

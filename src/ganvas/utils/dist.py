@@ -1,0 +1,75 @@
+"""Multi-process training through PyTorch distributed, as launched by `torchrun`.
+
+torchrun sets RANK, LOCAL_RANK and WORLD_SIZE (and the rendezvous); a plain `ganvas train` has none
+of them and runs as a world of one, with no process group at all. GPUs use NCCL, CPUs use gloo.
+
+Gradients are summed with one all-reduce per network and step (as StyleGAN3's loop does), rather than
+by DistributedDataParallel hooks: gradient accumulation, the non-finite step check and the
+augmentation controller's statistics then all ride on the same single collective.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    owns_group: bool = False  # this process created the process group (and destroys it at the end)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def env_world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_world(device_type: str) -> World:
+    """Join the torchrun job if there is one (WORLD_SIZE > 1); otherwise a world of one."""
+    size = env_world_size()
+    if size <= 1:
+        return World()
+    owns = False
+    if not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        # A rank that dies makes the others fail at their next collective instead of waiting forever.
+        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
+        owns = True
+    return World(rank=dist.get_rank(), size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+                 owns_group=owns)
+
+
+def all_reduce_sum(t: torch.Tensor, world: World) -> torch.Tensor:
+    """Sum t across ranks in place (a no-op in a world of one)."""
+    if world.size > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def broadcast_object(obj, world: World):
+    """Rank 0's Python object on every rank."""
+    if world.size <= 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier(world: World) -> None:
+    if world.size > 1:
+        dist.barrier()
+
+
+def close_world(world: World) -> None:
+    if world.owns_group and dist.is_initialized():
+        dist.destroy_process_group()

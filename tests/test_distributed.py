@@ -1,0 +1,96 @@
+"""Multi-process training with torchrun (gloo on CPU): same global batch, same run, on any number of processes."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from helpers import REPO, TINY_TRAIN, make_art_folder, run_cli
+
+# Per-sample normalisation only (batch norm's statistics depend on how a batch is split), and fp32 (bf16
+# rounding, 0.4%, would hide a real difference).
+BASE = [*TINY_TRAIN, "--kimg", "0.384", "--checkpoint-kimg", "0.128", "--set", "model.g_norm=pixel",
+        "--set", "model.d_norm=layer", "--set", "train.precision=fp32"]
+
+
+def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "ganvas", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def art(tmp_path_factory):
+    return make_art_folder(tmp_path_factory.mktemp("art") / "art", n=32)
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory, art):
+    out = tmp_path_factory.mktemp("ddp") / "run"
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(out), *BASE, "--set", "train.batch_gpu=8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 processes" in proc.stderr
+    return out
+
+
+def _weights(run):
+    return load_file(str(run / "generator.safetensors"))
+
+
+def test_two_processes_equal_one_process_with_the_same_micro_batches(two_process_run, art, tmp_path):
+    """One process accumulating two micro-batches of 8 == two processes of 8 each (gradients summed)."""
+    run_cli("train", "--data", str(art), "--out", str(tmp_path / "one"), *BASE, "--set", "train.batch_gpu=8",
+            check=True)
+    a, b = _weights(two_process_run), _weights(tmp_path / "one")
+    for k in a:
+        assert (a[k] - b[k]).abs().max() <= 1e-5, k
+
+
+def test_two_processes_equal_one_process_with_the_whole_batch(art, tmp_path):
+    """After a step on one global batch of 16, the weights and Adam's moments (which scale with the gradient,
+    unlike Adam's steps) match a single process that saw the whole batch, to float rounding."""
+    one_step = ["--kimg", "0.016", "--checkpoint-kimg", "0.016"]
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(tmp_path / "two"), *BASE, *one_step)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_cli("train", "--data", str(art), "--out", str(tmp_path / "one"), *BASE, *one_step, check=True)
+    two, one = (torch.load(tmp_path / d / "checkpoints" / "ckpt-0000000016.pt", weights_only=True)
+                for d in ("two", "one"))
+    for opt in ("opt_G", "opt_D"):  # the moments hold the gradient: 0.1 g and 0.001 g^2 after one step
+        for i, st in one[opt]["state"].items():
+            for m in ("exp_avg", "exp_avg_sq"):
+                torch.testing.assert_close(two[opt]["state"][i][m], st[m], rtol=1e-3, atol=1e-7)
+    # Adam's first step is lr * g / |g|: an entry whose gradient is rounding noise may move either way by
+    # lr (2e-4), so the weights can only be compared that loosely; the moments above are the real check.
+    for net in ("G", "D"):
+        for k, v in one[net].items():
+            assert (two[net][k] - v).abs().max() <= 2 * 2e-4 + 1e-6, k
+
+
+def test_only_the_main_process_writes(two_process_run):
+    ckpts = sorted(p.name for p in (two_process_run / "checkpoints").iterdir())
+    assert ckpts == ["ckpt-0000000128.pt", "ckpt-0000000256.pt", "ckpt-0000000384.pt"]
+    lines = (two_process_run / "stats.jsonl").read_text().splitlines()
+    kimgs = [line.split('"kimg": ')[1].split(",")[0] for line in lines]
+    assert len(kimgs) == len(set(kimgs))  # one writer: no line twice
+
+
+def test_killed_two_process_run_resumes_to_the_same_weights(two_process_run, art, tmp_path):
+    out = tmp_path / "cut"
+    args = ["train", "--data", str(art), "--out", str(out), *BASE, "--set", "train.batch_gpu=8"]
+    killed = torchrun(2, *args, env={"GANVAS_FAULT_KILL_AT_NIMG": "300"})
+    assert killed.returncode != 0 and not (out / "generator.safetensors").exists()
+    resumed = torchrun(2, *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming" in resumed.stderr
+    assert (out / "generator.safetensors").read_bytes() == (two_process_run / "generator.safetensors").read_bytes()
+
+
+def test_a_batch_that_does_not_split_is_refused(art, tmp_path):
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(tmp_path / "x"), *BASE, "--batch", "15")
+    assert proc.returncode != 0 and "must divide evenly over the 2 processes" in proc.stderr
+    one = run_cli("train", "--data", str(art), "--out", str(tmp_path / "y"), *BASE, "--set", "train.batch_gpu=5")
+    assert one.returncode == 2 and "train.batch_gpu=5 must divide" in one.stderr
