@@ -20,7 +20,7 @@ def ema_beta(batch_images: int, nimg: int, ema_kimg: float, rampup: float) -> fl
 
 @torch.no_grad()
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.copy_(p.detach().lerp(p_ema, beta))
+    # p_ema <- p + beta (p_ema - p), i.e. lerp from p_ema toward p by (1 - beta); one fused call for all.
+    torch._foreach_lerp_(list(G_ema.parameters()), [p.detach() for p in G.parameters()], 1.0 - beta)
     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
         b_ema.copy_(b)

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The GPU benchmark and check suite: one command, about 8 minutes on one H200.
+#
+#   benchmarks/gpu_suite.sh                # on a CUDA machine; JSON in benchmarks/results/<date>-<gpu>.json
+#   benchmarks/gpu_suite.sh --smoke        # anywhere: tiny sizes on the CPU, to check the suite itself
+#
+# Options:
+#   --smoke          CPU, tiny resolutions, batches and kimg; results go to a temporary file unless --results
+#   --budget S       stop starting steps after S seconds (default 480; 300 with --smoke)
+#   --results PATH   where the merged JSON goes
+#
+# Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
+# tests, counts as passing), a 1-process torchrun training smoke, training throughput (stylegan at 64 px
+# batch 32 and 64, 256 px batch 64, 512 px batch 16; dcgan 64 px batch 64) in fp32 and bf16, generation
+# throughput (stylegan 256 px), then the same training runs with --set train.compile=true. A failing step
+# is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
+# Steps that need CUDA are skipped, with a line saying so, when no GPU is present. Exit status 1 when a step
+# failed or ran out of time.
+# Python and torchrun come from the environment ($PYTHON, default python).
+
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=0
+BUDGET=""
+RESULTS=""
+while (($#)); do
+  case "$1" in
+    --smoke) SMOKE=1 ;;
+    --budget) BUDGET="$2"; shift ;;
+    --results) RESULTS="$2"; shift ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+PY="${PYTHON:-python}"
+if command -v torchrun >/dev/null 2>&1; then TORCHRUN=(torchrun); else TORCHRUN=("$PY" -m torch.distributed.run); fi
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+STEPS="$WORK/steps.tsv"
+: >"$STEPS"
+
+HAS_CUDA=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
+SLUG=$("$PY" - <<'EOF'
+import os, re
+import torch
+name = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu{os.cpu_count()}"
+print(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+EOF
+)
+DATE=$(date +%Y-%m-%d)
+
+# Section: sizes. On a GPU the kimg per step is planned so that all steps fit ~8 minutes; --smoke shrinks
+# resolutions, batches and kimg so the whole suite runs in a couple of CPU minutes.
+if ((SMOKE)); then
+  DEVICE=cpu
+  BUDGET="${BUDGET:-300}"
+  RESULTS="${RESULTS:-${TMPDIR:-/tmp}/gpu-suite-$DATE-$SLUG-smoke.json}"
+  R64=16; R256=16; R512=16; B32=8; B64=8; B16=8
+  K64=0.03; K256=0.03; K512=0.03; KDC=0.03; BDC=8
+  LARGE=(--max-images 48)  # the 512 px step's folder-of-tiles data path, at a size a CPU smoke affords
+  CEIL=(--ceiling-size 256 --ceiling-batch 2 --ceiling-seconds 0.02)
+  SAMPLE=(--resolution 16 --batch 16 --images 64)
+  DDP_KIMG=0.02
+  LIMIT=60; LIMIT_COMPILE=90
+else
+  BUDGET="${BUDGET:-480}"
+  RESULTS="${RESULTS:-benchmarks/results/$DATE-$SLUG.json}"
+  R64=64; R256=256; R512=512; B32=32; B64=64; B16=16
+  K64=5; K256=2; K512=1; KDC=10; BDC=64
+  LARGE=()
+  CEIL=()
+  SAMPLE=(--resolution 256 --batch 64 --images 8192)
+  DDP_KIMG=0.5
+  LIMIT=90; LIMIT_COMPILE=100
+  if ((HAS_CUDA)); then
+    DEVICE=cuda
+  else
+    DEVICE=cpu
+    echo "no CUDA device: the steps run on the CPU at full size within the budget; --smoke is the quick check"
+  fi
+fi
+echo "gpu_suite: device $DEVICE ($SLUG), budget ${BUDGET} s, smoke $SMOKE, results -> $RESULTS"
+
+# Section: running a step.
+# skip_step NAME "KIND: why": records a step that did not run, with a line saying why.
+skip_step() {
+  echo "== $1: skipped ($2)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "skipped: ${2%%:*}" "" 0 "" "" >>"$STEPS"
+}
+
+# run_step NAME NEEDS_CUDA LIMIT_S OK_CODES CMD...: runs CMD under a time limit, prints its output and the
+# elapsed time, and records name, status, exit code, seconds, JSON path and command in $STEPS.
+run_step() {
+  local name="$1" needs_cuda="$2" limit="$3" ok_codes="$4"
+  shift 4
+  local json="$WORK/$name.json" log="$WORK/$name.log" status rc t0 remaining
+  local cmd="$*"
+  cmd="${cmd//$WORK/\$WORK}"
+  if ((needs_cuda)) && ((!HAS_CUDA)); then
+    skip_step "$name" "no CUDA: this step needs a CUDA device, and none is present"
+    return
+  fi
+  remaining=$((BUDGET - SECONDS))
+  if ((remaining < 15)); then
+    skip_step "$name" "budget: the suite's $BUDGET s are spent"
+    return
+  fi
+  ((limit > remaining)) && limit=$remaining
+  echo "== $name (limit ${limit} s): $cmd"
+  t0=$SECONDS
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  if [[ " $ok_codes " == *" $rc "* ]]; then
+    status=ok
+  elif ((rc == 124 || rc == 137)); then
+    status=timeout
+  elif ((rc == 2)) && grep -qE "unknown config key|no CUDA training yet" "$log"; then
+    status=rejected
+  else
+    status=failed
+  fi
+  echo "-- $name: $status (exit code $rc) in $((SECONDS - t0)) s; suite at $SECONDS s"
+  [[ -f "$json" ]] || json=""
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$rc" "$((SECONDS - t0))" "$json" "$cmd" >>"$STEPS"
+}
+
+TT=("$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp32,bf16 "${CEIL[@]}")
+ST=("$PY" benchmarks/sample_throughput.py --device "$DEVICE" --precision fp32,bf16 "${CEIL[@]}")
+
+# The training steps, named by their GPU sizes (a --smoke run keeps the names, with the shrunk sizes in its
+# recorded commands); extra arguments, e.g. --set train.compile=true, go to every step.
+train_steps() {
+  local suffix="$1" limit="$2"
+  shift 2
+  local name
+  name="train-sg64-b32$suffix"
+  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B32" --kimg "$K64" "$@" \
+    --out "$WORK/$name.json"
+  name="train-sg64-b64$suffix"
+  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B64" --kimg "$K64" "$@" \
+    --out "$WORK/$name.json"
+  name="train-sg256-b64$suffix"
+  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" \
+    --out "$WORK/$name.json"
+  name="train-sg512-b16$suffix"
+  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R512" --batch "$B16" --kimg "$K512" \
+    "${LARGE[@]}" "$@" --out "$WORK/$name.json"
+  name="train-dcgan64-b64$suffix"
+  run_step "$name" 0 "$limit" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 --z-dim 100 --batch "$BDC" \
+    --kimg "$KDC" "$@" --out "$WORK/$name.json"
+}
+
+# Section: the steps.
+run_step pytest-gpu 1 120 "0 5" "$PY" -m pytest -q -m gpu tests/
+run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 -m ganvas train --data emoji \
+  --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
+train_steps "" "$LIMIT"
+run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
+if ((SMOKE)); then  # compiling takes minutes on a CPU: one compiled step checks the path
+  for name in train-sg64-b32 train-sg64-b64 train-sg256-b64 train-sg512-b16; do
+    skip_step "$name-compile" "smoke: one compiled step checks the path"
+  done
+  run_step train-dcgan64-b64-compile 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
+    --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
+    --out "$WORK/train-dcgan64-b64-compile.json"
+else
+  train_steps "-compile" "$LIMIT_COMPILE" --set train.compile=true
+fi
+
+# Section: merge every step's JSON into one file and print the summary.
+mkdir -p "$(dirname "$RESULTS")"
+"$PY" - "$STEPS" "$RESULTS" "$DEVICE" "$SMOKE" "$BUDGET" "$SECONDS" <<'EOF'
+import datetime, json, sys
+from pathlib import Path
+
+sys.path.insert(0, "benchmarks")
+from _machine import machine
+
+steps_file, results, device, smoke, budget, elapsed = sys.argv[1:7]
+steps = []
+for line in Path(steps_file).read_text().splitlines():
+    name, status, rc, seconds, json_path, cmd = line.split("\t", 5)
+    result = json.loads(Path(json_path).read_text()) if json_path else None
+    steps.append({"name": name, "status": status, "exit_code": int(rc) if rc else None, "seconds": int(seconds),
+                  "command": cmd, "result": result})
+report = {"suite": "gpu_suite", "date": datetime.date.today().isoformat(), "device": device, "smoke": smoke == "1",
+          "budget_s": int(budget), "elapsed_s": int(elapsed), "machine": machine(), "steps": steps}
+Path(results).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def figures(result):
+    if not result or "results" not in result:
+        return ""
+    parts = []
+    for r in result["results"]:
+        if "error" in r:
+            parts.append(f"{r['precision']} failed")
+            continue
+        s = f"{r['precision']} {r['img_per_sec']:g} img/s"
+        if "utilisation" in r:
+            s += f" util {100 * r['utilisation']:.1f}%"
+        if "mfu" in r:
+            s += f" MFU {100 * r['mfu']:.2f}%"
+        parts.append(s)
+    return "; ".join(parts)
+
+
+print(f"\nsummary ({report['elapsed_s']} s, device {device}{', smoke' if report['smoke'] else ''}):")
+print(f"{'step':<30}{'status':<18}{'s':>5}  figures")
+for s in steps:
+    print(f"{s['name']:<30}{s['status']:<18}{s['seconds']:>5}  {figures(s['result'])}")
+print(f"results: {results}")
+sys.exit(1 if any(s["status"] in ("failed", "timeout") for s in steps) else 0)  # rejected and skipped do not fail
+EOF
