@@ -94,3 +94,10 @@ def test_a_batch_that_does_not_split_is_refused(art, tmp_path):
     assert proc.returncode != 0 and "must divide evenly over the 2 processes" in proc.stderr
     one = run_cli("train", "--data", str(art), "--out", str(tmp_path / "y"), *BASE, "--set", "train.batch_gpu=5")
     assert one.returncode == 2 and "train.batch_gpu=5 must divide" in one.stderr
+
+
+@pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="this machine has the GPUs")
+def test_gpus_flag_needs_the_gpus(art, tmp_path):
+    proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / "g"), "--gpus", "2", *BASE)
+    assert proc.returncode == 2 and "--gpus 2, but this machine has 0 CUDA GPUs" in proc.stderr
+    assert "torchrun --standalone" in proc.stderr and not (tmp_path / "g").exists()

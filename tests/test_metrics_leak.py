@@ -96,3 +96,22 @@ def test_bad_inputs_and_non_square_images(fx, real):
     wide = real[:40, :, :, :24]
     report = leak_check(wide, wide[:8], fx, transforms=("rot90", "hflip"))
     assert report.skipped == ("rot90",) and set(report.transforms) == {"hflip"} and "skipped rot90" in report.summary
+
+
+def test_leak_cli_on_a_run(tmp_path):
+    import json
+
+    from helpers import TINY_TRAIN, make_art_folder, run_cli
+
+    art = make_art_folder(tmp_path / "art", n=24)
+    run_cli("train", "--data", str(art), "--out", str(tmp_path / "run"), "--kimg", "0.064", *TINY_TRAIN, check=True)
+    proc = run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--num", "24", "--extractor", "random-conv",
+                   "--json", check=True)
+    out = json.loads(proc.stdout)
+    assert set(out["transforms"]) == {"rot90", "rot180", "vflip", "hflip", "cutout"}
+    assert isinstance(out["leaked"], bool) and out["resolution"] == 16 and out["summary"]
+    text = run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--num", "24", "--extractor", "random-conv",
+                   check=True).stdout
+    assert "held-out real" in text and ("augmentation leak" in text)
+    bad = run_cli("leak", str(tmp_path / "nope"), "--ref", str(art))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

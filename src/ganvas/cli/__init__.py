@@ -54,6 +54,7 @@ def _register() -> None:
     main.add_command(data.data)
     main.add_command(bench.bench)
     main.add_command(metrics.metrics_cmd)
+    main.add_command(metrics.leak_cmd)
 
 
 _register()

@@ -14,10 +14,12 @@ from ganvas.cli.common import SEEDS, positive_int
 @click.option("--trunc", type=float, default=1.0, show_default=True,
               help="Truncation psi: 1 = full variety, lower = closer to the average image.")
 @click.option("--grid", is_flag=True, help="Also write grid.png with all seeds.")
+@click.option("--per-class", "per_class", is_flag=True,
+              help="Conditional generators: also write classes.png, one row per class, the seeds as columns.")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
 @click.option("--batch-size", type=int, default=64, show_default=True, callback=positive_int)
 @click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
-def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size, dry_run):
+def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_size, dry_run):
     """Write one PNG per seed (same seed, same image, whatever the batch size).
 
     \b
@@ -33,14 +35,23 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size, dry_r
         click.echo(f"would write {len(seeds)} images (seed{seeds[0]:04d}.png ...){' and grid.png' if grid else ''} "
                    f"to {out} from generator {handle.fingerprint}")
         return
+    if per_class and not handle.G.c_dim:
+        from ganvas.errors import GanvasError
+
+        raise GanvasError("--per-class needs a conditional generator (train with --labels subdirs)")
     paths = handle.save(seeds, out, truncation=trunc, class_name=class_name, grid=grid, batch_size=batch_size,
                         progress=True)
     click.echo(f"wrote {len(seeds)} images to {out}" + (f" (grid: {paths[-1]})" if grid else ""))
+    if per_class:
+        click.echo(f"per-class grid: {handle.save_class_grid(seeds[:16], out, truncation=trunc)}")
 
 
 @click.command("interpolate")
 @click.argument("run_dir", type=click.Path())
-@click.option("--seeds", type=SEEDS, required=True, help="Seeds to walk through in order, e.g. 1,7,3.")
+@click.option("--seeds", type=SEEDS, required=True,
+              help="Seeds to walk through in order, e.g. 1,7,3 (with --classes: the one seed to morph).")
+@click.option("--classes", default=None, metavar="A,B,...",
+              help="Walk through these classes (styles) instead, with the first seed fixed.")
 @click.option("--frames", type=int, default=60, show_default=True, callback=positive_int)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .gif path.")
 @click.option("--trunc", type=float, default=1.0, show_default=True)
@@ -49,17 +60,25 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, class_name, batch_size, dry_r
               help="Enlarge frames by this factor (nearest neighbour).")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
 @click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
-def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, class_name, dry_run):
+def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, classes, class_name, dry_run):
     """Write a looping GIF: a spherical walk through the seeds' latents and back.
 
     \b
-    Example:
+    Examples:
       ganvas interpolate runs/emoji --seeds 1,7,3 --frames 60 --out walk.gif
+      ganvas interpolate runs/styles --classes monet,vangogh,hokusai --seeds 4 --out styles.gif
     """
     from ganvas.generate.api import load
-    from ganvas.generate.interpolate import interpolate
+    from ganvas.generate.interpolate import class_walk, interpolate
 
     handle = load(run_dir)
+    if classes:
+        names = [c.strip() for c in classes.split(",") if c.strip()]
+        if dry_run:
+            click.echo(f"would write a {frames}-frame looping GIF of seed {seeds[0]} through classes {names} to {out}")
+            return
+        click.echo(f"wrote {class_walk(handle, seeds[0], names, frames, out, trunc, fps, scale)}")
+        return
     if dry_run:
         from ganvas.generate.interpolate import walk_latents
 

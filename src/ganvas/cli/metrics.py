@@ -52,3 +52,34 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
             click.echo(f"{name}: {result[key]:.4f}{extra}")
     click.echo(f"images: {result['num']} generated vs {result['num_real']} real ({result['ref']}), "
                f"{result['resolution']} px, resized {result['resize']}")
+
+
+@click.command("leak")
+@click.argument("run_dir", type=click.Path())
+@click.option("--ref", required=True, metavar="DATA", help="The training data: a folder or a built-in set (emoji).")
+@click.option("--num", type=int, default=500, show_default=True, callback=positive_int,
+              help="Generated images to check (and at most this many real ones).")
+@click.option("--extractor", default="effnet-lite0", show_default=True, help="Feature extractor.")
+@click.option("--weights", default=None, type=click.Path(), help="Weights file for the inception extractor.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
+    """Check a generator for augmentation leaks: rotated, flipped or cut-out images the data does not have.
+
+    \b
+    Example:
+      ganvas leak runs/small --ref ~/art --num 500
+    Exit status 0 either way; read the verdict (or "leaked" in --json).
+    """
+    from ganvas.metrics.evaluate import check_leak
+
+    result = check_leak(run_dir, ref, num=num, extractor=extractor, weights=weights, seed=seed,
+                        progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, t in result["transforms"].items():
+        state = "LEAK" if t["flagged"] else ("not detectable" if not t["detectable"] else "ok")
+        click.echo(f"{name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
+                   f"{t['control']:.3f}  share ~{t['fraction']:.0%}  {state}")
+    click.echo(result["summary"])

@@ -39,10 +39,12 @@ from ganvas.cli.common import positive_float, positive_int
                    "from the resolution and the dataset size; it prints what it chose and why).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
+@click.option("--gpus", type=int, default=None,
+              help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, metrics, metrics_every, preset, sets, dry_run, no_progress):
+              background, metrics, metrics_every, preset, sets, gpus, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -75,6 +77,8 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
         return
     if out is None:
         raise ConfigError("--out RUN_DIR is required: the folder for checkpoints, grids and the generator")
+    if gpus is not None and gpus > 1:
+        _launch_torchrun(gpus)
     from ganvas.train import train
 
     result = train(cfg, out, progress=not no_progress, log=lambda m: click.echo(m, err=True))
@@ -102,3 +106,34 @@ def _auto_config(overrides: dict, progress: bool):
     if set(overrides) & set(chosen):
         click.echo(f"  - your settings win: {', '.join(sorted(set(overrides) & set(chosen)))}", err=True)
     return build_config("auto", overrides, num_images=num_images)
+
+
+def _launch_torchrun(gpus: int) -> None:
+    """Rerun this very command as `torchrun --standalone --nproc_per_node=N -m ganvas ...` and exit with it."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from ganvas.errors import ConfigError
+
+    if os.environ.get("WORLD_SIZE"):
+        return  # already one of torchrun's processes
+    found = torch.cuda.device_count()
+    if found < gpus:
+        raise ConfigError(f"--gpus {gpus}, but this machine has {found} CUDA GPU{'s' if found != 1 else ''}. "
+                          "For several CPU processes, run torchrun yourself: "
+                          "torchrun --standalone --nproc_per_node=N -m ganvas train ...")
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--gpus":
+            skip = True
+        elif not a.startswith("--gpus="):
+            args.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+           "-m", "ganvas", *args]
+    click.echo("launching: " + " ".join(cmd), err=True)
+    raise SystemExit(subprocess.call(cmd))

@@ -189,6 +189,14 @@ class GeneratorHandle:
             paths.append(p)
         return paths
 
+    def save_class_grid(self, seeds: Sequence[int], out_dir: str | os.PathLike, truncation: float = 1.0) -> Path:
+        """classes.png: one row per class (in label order), the same seeds as columns."""
+        rows = [self.generate_array(seeds, truncation, name) for name in self.label_names]
+        path = Path(out_dir) / "classes.png"
+        meta = provenance(self.fingerprint, list(seeds), truncation, classes=",".join(self.label_names))
+        save_png(to_pil(make_grid(np.concatenate(rows), cols=len(seeds))), path, meta)
+        return path
+
     @staticmethod
     def _class_meta(class_name: str | None) -> dict:
         return {"class": class_name} if class_name else {}

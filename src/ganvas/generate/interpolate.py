@@ -32,13 +32,19 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return direction * ((1 - t) * na + t * nb)
 
 
-def walk_latents(z: torch.Tensor, frames: int) -> torch.Tensor:
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight-line interpolation between rows a [D] and b [D] at fractions t [T] -> [T, D]."""
+    return a + t[:, None] * (b - a)
+
+
+def walk_latents(z: torch.Tensor, frames: int, interp=slerp, what: str = "seeds") -> torch.Tensor:
     """A closed loop through the rows of z [K, D]: frames [frames, D], starting at z[0], never repeating it."""
     k = len(z)
     if k < 2:
-        raise GanvasError("an interpolation needs at least two seeds, e.g. --seeds 1,7,3")
+        example = "--seeds 1,7,3" if what == "seeds" else "--classes cats,dogs"
+        raise GanvasError(f"an interpolation needs at least two {what}, e.g. {example}")
     if frames < k:
-        raise GanvasError(f"--frames {frames} is fewer than the {k} seeds; use at least {k}")
+        raise GanvasError(f"--frames {frames} is fewer than the {k} {what}; use at least {k}")
     # Frame f sits at position f * k / frames along the loop: segment floor(pos), fraction pos % 1.
     pos = torch.arange(frames, dtype=torch.float64) * k / frames
     seg, frac = pos.floor().long(), (pos - pos.floor()).float()
@@ -46,7 +52,7 @@ def walk_latents(z: torch.Tensor, frames: int) -> torch.Tensor:
     for i in range(k):
         m = seg == i
         if m.any():
-            out[m] = slerp(z[i], z[(i + 1) % k], frac[m])
+            out[m] = interp(z[i], z[(i + 1) % k], frac[m])
     return out
 
 
@@ -54,21 +60,46 @@ def interpolate(handle: GeneratorHandle, seeds: Sequence[int], frames: int, out_
                 truncation: float = 1.0, fps: float = 20.0, class_name: str | None = None,
                 scale: int = 1) -> Path:
     """Write a looping GIF walking through the seeds' latents (last frame flows back to the first)."""
-    out_path = Path(out_path)
-    if out_path.suffix.lower() != ".gif":
-        raise GanvasError(f"--out {out_path} must end in .gif")
-    if fps <= 0 or fps > 100:
-        raise GanvasError("--fps must be between 0 and 100")
+    _check_gif(out_path, fps)
     handle.check_truncation(truncation)
     z = walk_latents(handle.latents(list(seeds)), frames)
     if class_name is None and handle.G.c_dim:  # a conditional walk stays within one class
         class_name = handle.label_names[0]
     imgs = handle.render(z, handle.class_vector(range(frames), class_name), truncation=truncation)
+    meta = provenance(handle.fingerprint, list(seeds), truncation, frames=str(frames))
+    return _write_gif(imgs, out_path, meta, fps, scale)
+
+
+def _check_gif(out_path: str | os.PathLike, fps: float) -> None:
+    if Path(out_path).suffix.lower() != ".gif":
+        raise GanvasError(f"--out {out_path} must end in .gif")
+    if fps <= 0 or fps > 100:
+        raise GanvasError("--fps must be between 0 and 100")
+
+
+def _write_gif(imgs, out_path: str | os.PathLike, meta: dict, fps: float, scale: int) -> Path:
     pil = [to_pil(a) for a in imgs]
     if scale > 1:
         from PIL import Image
 
         pil = [p.resize((p.width * scale, p.height * scale), Image.NEAREST) for p in pil]
-    meta = provenance(handle.fingerprint, list(seeds), truncation, frames=str(frames))
-    save_gif(pil, out_path, meta, duration_ms=max(10, round(1000 / fps)))
-    return out_path
+    save_gif(pil, Path(out_path), meta, duration_ms=max(10, round(1000 / fps)))
+    return Path(out_path)
+
+
+def class_walk(handle: GeneratorHandle, seed: int, classes: Sequence[str], frames: int,
+               out_path: str | os.PathLike, truncation: float = 1.0, fps: float = 20.0, scale: int = 1) -> Path:
+    """A looping GIF of one seed morphing through classes (styles): the class input moves in a straight
+    line between one-hot vectors, so the midpoints are blends the training data never showed."""
+    if not handle.G.c_dim:
+        raise GanvasError("a class walk needs a conditional generator (train with --labels subdirs)")
+    unknown = [c for c in classes if c not in handle.label_names]
+    if unknown:
+        raise GanvasError(f"unknown class {unknown[0]!r}; this generator knows: {', '.join(handle.label_names)}")
+    _check_gif(out_path, fps)
+    eye = torch.eye(handle.G.c_dim)
+    c = walk_latents(eye[[handle.label_names.index(n) for n in classes]], frames, lerp, what="classes")
+    z = handle.latents([seed]).repeat(frames, 1)
+    imgs = handle.render(z, c, truncation=truncation)
+    meta = provenance(handle.fingerprint, seed, truncation, frames=str(frames), classes=",".join(classes))
+    return _write_gif(imgs, out_path, meta, fps, scale)

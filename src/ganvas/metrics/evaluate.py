@@ -71,6 +71,27 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
     return result
 
 
+def check_leak(run: str | os.PathLike, ref: str, num: int = 500, extractor: str = DEFAULT_EXTRACTOR,
+               weights: str | None = None, seed: int = 0, batch_size: int = 64, progress: bool = True) -> dict:
+    """Augmentation leak check (`ganvas.metrics.leak`) of a run's generator against the data set `ref`."""
+    from ganvas.metrics.leak import leak_check
+
+    if num < 4:
+        raise ConfigError("--num must be at least 4")
+    G, record = load_generator(run)
+    if record.get("kind") != "image":
+        raise ConfigError(f"{run} makes 2-D points; the leak check is for images")
+    res = int(record["resolution"])
+    gen = np.concatenate([b.numpy() for b in _generated_batches(G, num, batch_size)])
+    data = load_data(DataConfig(source=ref, resolution=res), progress=progress)
+    if not isinstance(data, ImageDataset):
+        raise DataError(f"--ref {ref} is 2-D point data, not images")
+    real = _subset(data, max(num, 4), seed)
+    report = leak_check(real, gen, build_extractor(extractor, weights=weights), seed=seed, batch_size=batch_size,
+                        progress=progress)
+    return {**report.to_dict(), "source": f"generator {record['fingerprint']}", "ref": ref, "resolution": res}
+
+
 class TrainingEvaluator:
     """Scores the EMA generator during training against the training data; the loop owns the cadence.
 
