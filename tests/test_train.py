@@ -247,3 +247,23 @@ def test_style_based_model_with_ada_lazy_r1_and_labels_resumes_bit_identical(tmp
     rows = read_stats(tmp_path / "whole" / "stats.jsonl")
     assert 0 < rows[-1]["Augment/p"] <= p and "Scores/real_sign" in rows[-1]  # a mean over the log interval
     assert any("Loss/D/r1" in r for r in rows)
+
+
+def test_transfer_with_freeze_d_keeps_the_first_layers_and_refuses_misfits(finished_run, art, tmp_path):
+    out = tmp_path / "tuned"
+    proc = run_cli("train", "--data", str(art), "--out", str(out), "--kimg", "0.064", "--resume-from",
+                   str(finished_run), "--freeze-d", "1", *TINY_TRAIN, check=True)
+    assert "starting from the weights of" in proc.stderr and "Freeze-D: D's first 1 layers" in proc.stderr
+    src = torch.load(sorted((finished_run / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    new = torch.load(sorted((out / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    assert torch.equal(new["D"]["features.0.weight"], src["D"]["features.0.weight"])  # frozen
+    assert not torch.equal(new["D"]["out.weight"], src["D"]["out.weight"])  # trained on
+    # G started from the source run and moved only a little in 4 steps.
+    g_new, g_src = new["G"]["net.0.weight"], src["G"]["net.0.weight"]
+    assert (g_new - g_src).abs().mean() < 0.1 * g_src.abs().mean()
+    bad = run_cli("train", "--data", str(art), "--out", str(tmp_path / "bad"), "--kimg", "0.032", "--resume-from",
+                  str(finished_run), *TINY_TRAIN, "--set", "model.width=16")
+    assert bad.returncode == 2 and "does not fit this config" in bad.stderr and "resolution" in bad.stderr
+    too_many = run_cli("train", "--data", str(art), "--out", str(tmp_path / "tm"), "--kimg", "0.032",
+                       "--freeze-d", "9", *TINY_TRAIN)
+    assert too_many.returncode == 2 and "freeze at most" in too_many.stderr

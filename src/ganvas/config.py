@@ -84,6 +84,8 @@ class TrainConfig:
     batch: int = 64  # images per step (global: over all processes)
     batch_gpu: int = 0  # images per forward pass on each process; 0 = batch / processes (no accumulation)
     device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
+    resume_from: str = ""  # transfer learning: start from another run's latest G, D and G_ema weights
+    freeze_d: int = 0  # Freeze-D (Mo et al. 2020): keep D's first N layers (from the image side) fixed
     compile: bool = False  # torch.compile G and D (pays off on GPUs for long runs; needs a C++ compiler on CPUs)
     kimg: float = 100.0  # duration in thousands of real images shown to D
     epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
@@ -364,6 +366,8 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {v:g}")
     if not 0 < cfg.aug.ada_target < 1 or cfg.aug.ada_kimg <= 0:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
+    if t.freeze_d < 0:
+        raise ConfigError(f"train.freeze_d must be 0 or more, got {t.freeze_d}")
     if t.batch_gpu < 0:
         raise ConfigError(f"train.batch_gpu must be 0 (automatic) or positive, got {t.batch_gpu}")
     if cfg.loss.r1_interval < 1:

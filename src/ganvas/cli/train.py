@@ -39,12 +39,16 @@ from ganvas.cli.common import positive_float, positive_int
                    "from the resolution and the dataset size; it prints what it chose and why).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
+@click.option("--resume-from", "resume_from", default=None, type=click.Path(),
+              help="Transfer learning: start from another run's weights (same model, widths and resolution).")
+@click.option("--freeze-d", "freeze_d", type=int, default=None,
+              help="Keep D's first N layers (from the image side) fixed: Freeze-D, for fine-tuning on few images.")
 @click.option("--gpus", type=int, default=None,
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, metrics, metrics_every, preset, sets, gpus, dry_run, no_progress):
+              background, metrics, metrics_every, preset, sets, resume_from, freeze_d, gpus, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -61,7 +65,8 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
     flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
              "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
-             "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every}
+             "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
+             "train.resume_from": resume_from, "train.freeze_d": freeze_d}
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(parse_set(sets))
     if data is not None and data.startswith("~"):

@@ -38,6 +38,10 @@ class Discriminator(nn.Module):
         super().__init__()
         self.init_kwargs = dict(init_kwargs)
 
+    def input_layers(self) -> list[nn.Module]:
+        """D's layers in order from the image side (what Freeze-D counts); models refine this."""
+        return list(self.children())
+
     def check_inputs(self, x: torch.Tensor, expected: tuple[int, ...]) -> None:
         if tuple(x.shape[1:]) != tuple(expected):
             raise ValueError(f"D expects inputs [N, {', '.join(map(str, expected))}], got {list(x.shape)}")

@@ -70,6 +70,16 @@ class DCGANDiscriminator(Discriminator):
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(m)
 
+    def input_layers(self) -> list[nn.Module]:
+        """Each strided conv with its normalisation, from the image side, then the output layers."""
+        groups: list[nn.Module] = []
+        for m in self.features:
+            if isinstance(m, nn.Conv2d):
+                groups.append(nn.ModuleList([m]))
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                groups[-1].append(m)
+        return groups + [self.out] + ([self.embed] if self.embed is not None else [])
+
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         self.check_inputs(x, self.in_shape)
         h = self.features(x)  # [N, C4, 4, 4]

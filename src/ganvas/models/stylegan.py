@@ -202,6 +202,10 @@ class StyleDiscriminator(Discriminator):
         self.out = EqualLinear(c4, self.cmap_dim)
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim else None
 
+    def input_layers(self) -> list[nn.Module]:
+        """fromRGB, each resolution's block from the top, then the 4x4 epilogue's layers."""
+        return [self.from_rgb, *self.blocks, self.conv, self.fc, self.out] + ([self.embed] if self.embed else [])
+
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         self.check_inputs(x, self.in_shape)
         h = self.blocks(self.from_rgb(x))  # [N, C4, 4, 4]

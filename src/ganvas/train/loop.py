@@ -26,7 +26,8 @@ from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.train.ema import ema_beta, update_ema
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, plot_losses, plot_series, read_stats
-from ganvas.train.steps import (Setup, build_setup, d_step, g_step, lr_factor, remember_buffers, set_lr)
+from ganvas.train.steps import (Setup, build_setup, d_step, freeze_layers, g_step, lr_factor, remember_buffers,
+                                set_lr)
 from ganvas.utils.device import resolve_device
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
@@ -35,7 +36,8 @@ from ganvas.utils.files import atomic_write_text
 # apart from the duration, which may be extended.
 RESUMABLE_CHANGES = {"train.kimg", "train.epochs", "train.threads", "train.tensorboard", "train.checkpoint_kimg",
                      "train.snapshot_kimg", "train.log_kimg", "train.keep_checkpoints", "train.grid_size",
-                     "train.max_bad_steps", "train.batch_gpu", "train.device", "train.compile"}
+                     "train.max_bad_steps", "train.batch_gpu", "train.device", "train.compile",
+                     "train.resume_from"}
 
 
 @dataclass
@@ -86,6 +88,11 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     if state is not None:
         nimg, bad_steps = _restore(state, setup)
         log(f"resuming {run_dir} from {nimg / 1000:g} kimg ({Path(state['path']).name})")
+    elif cfg.train.resume_from:
+        log(_start_from(cfg.train.resume_from, setup))
+    frozen = freeze_layers(D, cfg.train.freeze_d)
+    if frozen:
+        log(f"Freeze-D: D's first {cfg.train.freeze_d} layers ({frozen} weights) stay fixed")
     resumed_from = nimg
     remember_buffers(G)
     remember_buffers(D)
@@ -125,6 +132,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             set_lr(opt_D, cfg.optim.D.lr * lr_scale)
             # D steps: real batch, fake batch, D loss (+ penalties), D update.
             D.requires_grad_(True)
+            freeze_layers(D, cfg.train.freeze_d)
             for _ in range(n_critic):
                 ok, loss_d = d_step(setup, cfg, stats, nimg)
                 _count_bad(ok, bad_steps, stats, nimg, "D", cfg)
@@ -321,6 +329,32 @@ def _restore(state: dict, s: Setup) -> tuple[int, dict[str, int]]:
         s.ada.load_state_dict(state["augment"]["state"])
         s.ada_acc[:] = [float(state["augment"]["acc"][0]), int(state["augment"]["acc"][1])]
     return int(state["nimg"]), {"G": int(state["bad_steps_G"]), "D": int(state["bad_steps_D"])}
+
+
+def _start_from(other: str, s: Setup) -> str:
+    """Transfer learning: load another run's latest G, D and G_ema (not its optimizer state or image count)."""
+    other_dir = Path(other).expanduser()
+    if not other_dir.is_dir():
+        raise GanvasError(f"--resume-from {other_dir}: no such run folder")
+    state = checkpoint.load_latest_state(other_dir)
+    if state is None:
+        raise GanvasError(f"--resume-from {other_dir}: it holds no checkpoint (checkpoints/ckpt-*.pt)")
+    for name, net in (("G", s.G), ("D", s.D), ("G_ema", s.G_ema)):
+        mine = net.state_dict()
+        theirs = state[name]
+        bad = [k for k in mine if k not in theirs or tuple(theirs[k].shape) != tuple(mine[k].shape)]
+        extra = [k for k in theirs if k not in mine]
+        if bad or extra:
+            k = (bad or extra)[0]
+            got = tuple(theirs[k].shape) if k in theirs else "missing"
+            want = tuple(mine[k].shape) if k in mine else "missing"
+            raise GanvasError(
+                f"--resume-from {other_dir}: its {name} does not fit this config ({len(bad) + len(extra)} tensors "
+                f"differ, e.g. {k}: {got} there, {want} here). The model, its widths, z size, the number of classes "
+                f"and the resolution must match: this model's layer shapes change with the resolution, so it "
+                f"cannot be transferred to another one.")
+        net.load_state_dict(theirs)
+    return f"starting from the weights of {other_dir} ({Path(state['path']).name}, {int(state['nimg']) / 1000:g} kimg)"
 
 
 def _facts(cfg: RunConfig, data, s: Setup, nimg: int) -> dict:

@@ -286,6 +286,23 @@ def restore_buffers(net: torch.nn.Module) -> None:
                 b.copy_(g)
 
 
+def freeze_layers(D: torch.nn.Module, n: int) -> int:
+    """Freeze-D (Mo et al. 2020): no gradients for D's first n layers from the image side; returns how
+    many weights that fixes. Fine-tuning a pretrained D on a small set then adapts only its last layers."""
+    if n <= 0:
+        return 0
+    layers = D.input_layers()
+    if n >= len(layers):
+        raise ConfigError(f"train.freeze_d={n}, but this D has {len(layers)} layers; freeze at most "
+                          f"{len(layers) - 1}")
+    count = 0
+    for layer in layers[:n]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
+            count += p.numel()
+    return count
+
+
 def lr_factor(nimg: int, total_nimg: int, rampdown: float) -> float:
     """Learning-rate multiplier at `nimg`: 1, then a half cosine to 0 over the final `rampdown` of the run."""
     if rampdown <= 0 or total_nimg <= 0:
