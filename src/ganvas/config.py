@@ -54,6 +54,7 @@ class LossConfig:
     name: str = "nonsat"  # a registered loss (see `ganvas models`)
     gp_weight: float = 10.0  # gradient penalty weight (WGAN-GP)
     r1_gamma: float = 0.0  # R1 penalty (gamma/2) E||grad D(real)||^2 (Mescheder et al. 2018); 0 = off
+    creative_weight: float = 0.0  # creative mode (CAN, Elgammal et al. 2017) when > 0: weight of G's style-ambiguity loss
     r1_interval: int = 1  # lazy regularisation: R1 every this many D steps, weighted by the interval
 
 
@@ -366,6 +367,8 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {v:g}")
     if not 0 < cfg.aug.ada_target < 1 or cfg.aug.ada_kimg <= 0:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
+    if cfg.loss.creative_weight < 0:
+        raise ConfigError("loss.creative_weight must be 0 (off) or positive")
     if t.freeze_d < 0:
         raise ConfigError(f"train.freeze_d must be 0 or more, got {t.freeze_d}")
     if t.batch_gpu < 0:

@@ -39,6 +39,9 @@ from ganvas.cli.common import positive_float, positive_int
                    "from the resolution and the dataset size; it prints what it chose and why).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config field, e.g. --set optim.G.lr=1e-4 (repeatable).")
+@click.option("--creative", is_flag=True, default=None,
+              help="Creative mode (CAN): an unconditional G learns to make works D accepts as art but cannot "
+                   "assign to any of the known styles (needs --labels subdirs).")
 @click.option("--resume-from", "resume_from", default=None, type=click.Path(),
               help="Transfer learning: start from another run's weights (same model, widths and resolution).")
 @click.option("--freeze-d", "freeze_d", type=int, default=None,
@@ -48,7 +51,8 @@ from ganvas.cli.common import positive_float, positive_int
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, metrics, metrics_every, preset, sets, resume_from, freeze_d, gpus, dry_run, no_progress):
+              background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d, gpus, dry_run,
+              no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -66,7 +70,8 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
              "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
-             "train.resume_from": resume_from, "train.freeze_d": freeze_d}
+             "train.resume_from": resume_from, "train.freeze_d": freeze_d,
+             "loss.creative_weight": 1.0 if creative else None}
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(parse_set(sets))
     if data is not None and data.startswith("~"):

@@ -20,14 +20,15 @@ def _dcgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     d_norm = m.d_norm if m.d_norm != "auto" else "batch"
     common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
                   channels=info.channels)
-    return dict(z_dim=m.z_dim, norm=m.g_norm, **common), dict(norm=d_norm, **common)
+    return (dict(z_dim=m.z_dim, norm=m.g_norm, **common),
+            dict(norm=d_norm, style_classes=info.style_classes, **common))
 
 
 def _stylegan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
                   channels=info.channels)
     return (dict(z_dim=m.z_dim, w_dim=m.w_dim, map_layers=m.map_layers, mixing_prob=m.style_mixing, **common),
-            dict(common))
+            dict(style_classes=info.style_classes, **common))
 
 
 def _mlp_kwargs(m, info: DataInfo) -> tuple[dict, dict]:

@@ -38,6 +38,13 @@ class Discriminator(nn.Module):
         super().__init__()
         self.init_kwargs = dict(init_kwargs)
 
+    def style_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Creative mode's style classifier: float32 logits [N, style_classes] from D's last features."""
+        head = getattr(self, "style_head", None)
+        if head is None:
+            raise ValueError("this discriminator has no style head (build it with style_classes > 0)")
+        return head(features).float()
+
     def input_layers(self) -> list[nn.Module]:
         """D's layers in order from the image side (what Freeze-D counts); models refine this."""
         return list(self.children())
@@ -54,7 +61,8 @@ class DataInfo:
     kind: str  # "image" | "points"
     resolution: int = 0
     channels: int = 3
-    num_classes: int = 0
+    num_classes: int = 0  # classes G and D are conditioned on
+    style_classes: int = 0  # creative mode: classes D's style head tells apart (G is not conditioned)
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ class DCGANGenerator(Generator):
 
 class DCGANDiscriminator(Discriminator):
     def __init__(self, resolution: int = 32, width: int = 64, max_width: int = 512, norm: str = "batch",
-                 c_dim: int = 0, channels: int = 3):
+                 c_dim: int = 0, channels: int = 3, style_classes: int = 0):
         super().__init__(resolution=resolution, width=width, max_width=max_width, norm=norm, c_dim=c_dim,
-                         channels=channels)
+                         channels=channels, style_classes=style_classes)
         self.in_shape = (channels, resolution, resolution)
         self.c_dim = c_dim
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
@@ -64,6 +64,8 @@ class DCGANDiscriminator(Discriminator):
         self.features = nn.Sequential(*layers)  # [N, ch(4), 4, 4]
         self.out = nn.Conv2d(ch(4), 1, 4, 1, 0)
         self.embed = nn.Linear(c_dim, ch(4), bias=False) if c_dim else None
+        # Creative mode (CAN): a style classifier on the same features as the real/fake score.
+        self.style_head = nn.Linear(ch(4) * 16, style_classes) if style_classes else None
         dcgan_init(self)
         if norm == "spectral":  # Miyato et al. 2018: every weight scaled to spectral norm 1
             for m in list(self.modules()):
@@ -78,9 +80,9 @@ class DCGANDiscriminator(Discriminator):
                 groups.append(nn.ModuleList([m]))
             elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
                 groups[-1].append(m)
-        return groups + [self.out] + ([self.embed] if self.embed is not None else [])
+        return groups + [self.out] + [m for m in (self.embed, self.style_head) if m is not None]
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, styles: bool = False):
         self.check_inputs(x, self.in_shape)
         h = self.features(x)  # [N, C4, 4, 4]
         logits = self.out(h).flatten()  # [N]
@@ -88,4 +90,6 @@ class DCGANDiscriminator(Discriminator):
             if c is None:
                 raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
             logits = logits + (self.embed(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(dim=1)
+        if styles:
+            return logits, self.style_logits(h.flatten(1))
         return logits

@@ -183,9 +183,9 @@ class DBlock(nn.Module):
 
 class StyleDiscriminator(Discriminator):
     def __init__(self, resolution: int = 64, width: int = 32, max_width: int = 256, c_dim: int = 0,
-                 channels: int = 3, mbstd_group: int = 4):
+                 channels: int = 3, mbstd_group: int = 4, style_classes: int = 0):
         super().__init__(resolution=resolution, width=width, max_width=max_width, c_dim=c_dim, channels=channels,
-                         mbstd_group=mbstd_group)
+                         mbstd_group=mbstd_group, style_classes=style_classes)
         self.in_shape = (channels, resolution, resolution)
         self.c_dim, self.mbstd_group = c_dim, mbstd_group
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
@@ -201,20 +201,28 @@ class StyleDiscriminator(Discriminator):
         self.cmap_dim = c4 if c_dim else 1
         self.out = EqualLinear(c4, self.cmap_dim)
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim else None
+        # Creative mode (CAN): a style classifier on the same features as the real/fake score.
+        self.style_head = EqualLinear(c4, style_classes) if style_classes else None
 
     def input_layers(self) -> list[nn.Module]:
         """fromRGB, each resolution's block from the top, then the 4x4 epilogue's layers."""
-        return [self.from_rgb, *self.blocks, self.conv, self.fc, self.out] + ([self.embed] if self.embed else [])
+        return [self.from_rgb, *self.blocks, self.conv, self.fc, self.out] + [
+            m for m in (self.embed, self.style_head) if m is not None]
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, styles: bool = False):
         self.check_inputs(x, self.in_shape)
         h = self.blocks(self.from_rgb(x))  # [N, C4, 4, 4]
         h = self.conv(minibatch_stddev(h, self.mbstd_group))
-        h = self.out(self.fc(h.flatten(1)))  # [N, cmap_dim]
+        feats = self.fc(h.flatten(1))  # [N, C4]
+        h = self.out(feats)  # [N, cmap_dim]
         if self.embed is None:
-            return h.float().flatten()  # [N]
-        if c is None:
+            logits = h.float().flatten()  # [N]
+        elif c is None:
             raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
-        # Projection (Miyato & Koyama 2018) onto the embedded class, normalised as in StyleGAN2-ADA.
-        cmap = self.embed(c.to(h.dtype))
-        return ((h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)).float()  # [N]
+        else:
+            # Projection (Miyato & Koyama 2018) onto the embedded class, normalised as in StyleGAN2-ADA.
+            cmap = self.embed(c.to(h.dtype))
+            logits = ((h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)).float()  # [N]
+        if styles:
+            return logits, self.style_logits(feats)
+        return logits

@@ -71,7 +71,7 @@ class Setup:
         return () if self.batch_gpu == batch else (lo,)
 
     def D_seen(self, x: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple,
-               eager: bool = False) -> torch.Tensor:
+               eager: bool = False, styles: bool = False):
         """D's float32 logits [N] for x as D sees it: augmented (if configured) with noise from (seed, key).
 
         `eager` skips torch.compile: penalties on input gradients need a double backward, which compiled
@@ -79,7 +79,11 @@ class Setup:
         """
         if self.augment is not None:
             x = self.augment(x, make_generator(seed, "aug", *key))
-        return (self.D if eager else self.D_fwd)(x, c).float()
+        D = self.D if eager else self.D_fwd
+        if styles:  # creative mode: (logits [N], style logits [N, K])
+            logits, style_logits = D(x, c, styles=True)
+            return logits.float(), style_logits
+        return D(x, c).float()
 
     def G_train(self, z: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple) -> torch.Tensor:
         """G's training forward pass; a model's own noise (style-based noise inputs, style mixing) comes from
@@ -109,8 +113,14 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     kind = "image" if is_image else "points"
     model_name = resolve_model_name(cfg.model.name, kind)
     use_labels = is_image and cfg.data.labels != "none" and data.num_classes > 1
+    creative = cfg.loss.creative_weight > 0
+    if creative and not use_labels:
+        raise ConfigError("--creative learns from the styles it must avoid, so it needs labelled images: "
+                          "--labels subdirs (one subfolder per style), or --data emoji --labels subdirs")
+    # Creative mode: G stays unconditional and D learns to tell the styles apart (CAN, Elgammal et al. 2017).
     info = DataInfo(kind, resolution=data.resolution if is_image else 0,
-                    num_classes=data.num_classes if use_labels else 0)
+                    num_classes=data.num_classes if use_labels and not creative else 0,
+                    style_classes=data.num_classes if creative else 0)
     loss = LOSSES.get(cfg.loss.name)
     model_cfg = cfg.model
     if model_cfg.d_norm == "auto":  # a gradient penalty needs a per-sample critic: no batch statistics
@@ -135,7 +145,7 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     opt_D = torch.optim.Adam(D.parameters(), lr=a_D.lr, betas=a_D.betas, eps=a_D.eps, fused=True)
     batches = ImageBatches(data, cfg.train.seed) if is_image else PointBatches(data, cfg.train.seed)
     if is_image and not use_labels:
-        batches.labels = None
+        batches.labels = None  # (creative mode keeps them: D's style head learns from them)
     if is_image and device.type == "cuda":
         batches.to(device)  # the uint8 images live on the GPU: no host-to-device copy per step
     penalty = PENALTIES.get(loss.penalty) if loss.penalty else None
@@ -177,8 +187,10 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
     r1_weight = 0.5 * cfg.loss.r1_gamma * interval if (nimg // batch) % interval == 0 else 0.0
     z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/D", nimg))
     s.opt_D.zero_grad(set_to_none=True)
-    # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real logits.
-    totals = torch.zeros(6, dtype=torch.float64, device=s.device)
+    creative = s.info.style_classes > 0
+    # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real
+    # logits, style classification loss (creative mode).
+    totals = torch.zeros(7, dtype=torch.float64, device=s.device)
     for lo in s.micro_offsets(batch):
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
         real_img, real_c = s.batches.batch(nimg, batch, rows)
@@ -188,11 +200,16 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
         with s.autocast():
             with torch.no_grad():
                 gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("D", nimg, *tag))
-            real_logits = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight))
+            loss_r1 = loss_pen = loss_style = torch.zeros((), device=s.device)
+            real_out = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight), styles=creative)
+            if creative:  # D also learns to name the style of real works (CAN eq. 2)
+                real_logits, real_style = real_out
+                loss_style = torch.nn.functional.cross_entropy(real_style, real_c.to(s.device), reduction="sum")
+            else:
+                real_logits = real_out
             gen_logits = s.D_seen(gen_img, c, seed, ("fake", nimg, *tag))
             loss_adv = s.loss.d_loss(real_logits, gen_logits).sum()
-            loss = loss_adv
-            loss_r1 = loss_pen = torch.zeros((), device=s.device)
+            loss = loss_adv + loss_style
             if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
                 loss_r1 = r1_penalty(real_logits, real_img).sum()
                 loss = loss + r1_weight * loss_r1
@@ -202,7 +219,8 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
                 loss = loss + cfg.loss.gp_weight * loss_pen
         (loss / batch).backward()
         totals += torch.stack([loss_adv.detach(), loss_r1.detach(), loss_pen.detach(), real_logits.detach().sum(),
-                               gen_logits.detach().sum(), real_logits.detach().sign().sum()]).double()
+                               gen_logits.detach().sum(), real_logits.detach().sign().sum(),
+                               loss_style.detach()]).double()
     ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world)
     means = (totals / batch).tolist()
     if r1_weight:
@@ -210,6 +228,8 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
     if s.penalty is not None:
         stats.add("Loss/D/penalty", means[2])
     stats.add("Loss/D/adv", means[0])
+    if creative:
+        stats.add("Loss/D/style", means[6])
     stats.add("Scores/real", means[3])
     stats.add("Scores/fake", means[4])
     # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3): near 1 when D memorises.
@@ -229,20 +249,42 @@ def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
     batch, seed = cfg.train.batch, cfg.train.seed
     z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/G", nimg))
     labels_all = s.gen_labels(nimg, batch)
+    creative = s.info.style_classes > 0
     s.opt_G.zero_grad(set_to_none=True)
-    totals = torch.zeros(1, dtype=torch.float64, device=s.device)
+    totals = torch.zeros(3, dtype=torch.float64, device=s.device)  # adversarial loss, style ambiguity, entropy
     for lo in s.micro_offsets(batch):
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
-        c = s.onehot(None if labels_all is None else labels_all[rows])
+        c = s.onehot(None if labels_all is None or creative else labels_all[rows])
         with s.autocast():
             gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("G", nimg, *tag))
-            loss = s.loss.g_loss(s.D_seen(gen_img, c, seed, ("gen", nimg, *tag))).sum()
+            out = s.D_seen(gen_img, c, seed, ("gen", nimg, *tag), styles=creative)
+            loss_amb = entropy = torch.zeros((), device=s.device)
+            if creative:
+                gen_logits, gen_style = out
+                loss_amb, entropy = style_ambiguity(gen_style)
+            else:
+                gen_logits = out
+            loss_adv = s.loss.g_loss(gen_logits).sum()
+            loss = loss_adv + cfg.loss.creative_weight * loss_amb
         (loss / batch).backward()
-        totals += loss.detach().double()
+        totals += torch.stack([loss_adv.detach(), loss_amb.detach(), entropy.detach()]).double()
     ok, totals = reduce_and_step(s.opt_G, s.G, totals, s.world)
-    mean = totals.item() / batch
-    stats.add("Loss/G/adv", mean)
-    return ok, mean
+    means = (totals / batch).tolist()
+    stats.add("Loss/G/adv", means[0])
+    if creative:
+        stats.add("Loss/G/style_ambiguity", means[1])
+        stats.add("Scores/fake_style_entropy", means[2])
+    return ok, means[0]
+
+
+def style_ambiguity(style_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CAN's style-ambiguity loss (Elgammal et al. 2017, eq. 3): cross-entropy from D's style posterior to the
+    uniform distribution over the K styles, -(1/K) sum_k log p_k, summed over the batch; and the summed
+    entropy of the posterior (log K at most) to log how ambiguous G's works look to D."""
+    logp = torch.log_softmax(style_logits.float(), dim=1)  # [N, K]
+    ambiguity = -logp.mean(dim=1).sum()
+    entropy = -(logp.exp() * logp).sum()
+    return ambiguity, entropy
 
 
 def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: torch.Tensor,
