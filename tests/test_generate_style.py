@@ -84,3 +84,9 @@ def test_per_class_grid_has_a_row_per_class(style_run, tmp_path):
     G = ganvas.load(style_run)
     dogs = G.generate_array([0], class_name="dogs")[0].astype(int)
     assert np.abs(arr[:, 20:36, 2:18].astype(int) - dogs).mean() < 1  # row 2 = dogs (up to the watermark)
+
+
+def test_bf16_generation_is_close_to_fp32(style_run):
+    fp32 = ganvas.load(style_run).generate_array(range(8), class_name="cats").astype(int)
+    bf16 = ganvas.load(style_run, precision="bf16").generate_array(range(8), class_name="cats").astype(int)
+    assert 0 < np.abs(bf16 - fp32).mean() < 3  # within a few grey levels, and really a different path

@@ -14,11 +14,12 @@ __version__ = "0.1.0"
 __all__ = ["load", "__version__"]
 
 
-def load(run_dir, device: str = "cpu"):
+def load(run_dir, device: str = "cpu", precision: str = "fp32"):
     """Load the exported generator of a run folder (or a `generator.safetensors` path).
 
     Returns a `ganvas.generate.GeneratorHandle` with `.generate(seeds=[...])` returning PIL images.
+    `precision="bf16"` (or "auto") generates about twice as fast on CPUs with AVX512-BF16/AMX.
     """
     from ganvas.generate.api import load as _load
 
-    return _load(run_dir, device=device)
+    return _load(run_dir, device=device, precision=precision)

@@ -18,8 +18,10 @@ from ganvas.cli.common import SEEDS, positive_int
               help="Conditional generators: also write classes.png, one row per class, the seeds as columns.")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
 @click.option("--batch-size", type=int, default=64, show_default=True, callback=positive_int)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
+              help="bf16 is about twice as fast on CPUs with AVX512-BF16/AMX; fp32 gives the same pixels everywhere.")
 @click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
-def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_size, dry_run):
+def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_size, precision, dry_run):
     """Write one PNG per seed (same seed, same image, whatever the batch size).
 
     \b
@@ -28,7 +30,7 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
     """
     from ganvas.generate.api import load
 
-    handle = load(run_dir)
+    handle = load(run_dir, precision=precision)
     if dry_run:
         handle.check_truncation(trunc)
         handle.class_vector(seeds[:1], class_name)  # validates the class

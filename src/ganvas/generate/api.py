@@ -19,6 +19,7 @@ import torch
 from ganvas import checkpoint
 from ganvas.errors import GanvasError
 from ganvas.models.base import synthesize
+from ganvas.utils.device import autocast, resolve_precision
 from ganvas.utils.image import float_to_uint8, make_grid, to_pil
 from ganvas.utils.provenance import provenance, save_png
 from ganvas.utils.seeding import latents_from_seeds
@@ -30,10 +31,13 @@ MAX_GRID = 4096
 class GeneratorHandle:
     """A loaded generator with its record (fingerprint, labels, training facts)."""
 
-    def __init__(self, G: torch.nn.Module, record: dict, device: str = "cpu"):
+    def __init__(self, G: torch.nn.Module, record: dict, device: str = "cpu", precision: str = "fp32"):
         self.G = G.to(device)
         self.record = record
         self.device = device
+        # fp32 (the default: a seed gives the same pixels on any machine) or bf16 autocast, about twice as
+        # fast on CPUs with AVX512-BF16/AMX and on GPUs; auto picks bf16 where the hardware runs it natively.
+        self.precision = resolve_precision(precision, torch.device(device))
 
     # Properties a caller needs without reading JSON.
     @property
@@ -98,10 +102,11 @@ class GeneratorHandle:
         """
         self._require_images()
         self.check_truncation(truncation)
-        if self.style_based:
-            out = synthesize(self.G, z, c, batch_size=batch_size, truncation_psi=truncation)
-        else:
-            out = synthesize(self.G, z * truncation, c, batch_size=batch_size)
+        with autocast(torch.device(self.device), self.precision):
+            if self.style_based:
+                out = synthesize(self.G, z, c, batch_size=batch_size, truncation_psi=truncation)
+            else:
+                out = synthesize(self.G, z * truncation, c, batch_size=batch_size)
         return float_to_uint8(out).numpy()
 
     def generate_array(self, seeds: Sequence[int], truncation: float = 1.0, class_name: str | None = None,
@@ -202,6 +207,6 @@ class GeneratorHandle:
         return {"class": class_name} if class_name else {}
 
 
-def load(run_dir: str | os.PathLike, device: str = "cpu") -> GeneratorHandle:
+def load(run_dir: str | os.PathLike, device: str = "cpu", precision: str = "fp32") -> GeneratorHandle:
     G, record = checkpoint.load_generator(run_dir)
-    return GeneratorHandle(G, record, device)
+    return GeneratorHandle(G, record, device, precision)
