@@ -267,3 +267,14 @@ def test_transfer_with_freeze_d_keeps_the_first_layers_and_refuses_misfits(finis
     too_many = run_cli("train", "--data", str(art), "--out", str(tmp_path / "tm"), "--kimg", "0.032",
                        "--freeze-d", "9", *TINY_TRAIN)
     assert too_many.returncode == 2 and "freeze at most" in too_many.stderr
+
+
+def test_minutes_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path, art, finished_run):
+    out = tmp_path / "timed"
+    args = ["train", "--data", str(art), "--out", str(out), "--kimg", "0.5", "--checkpoint-kimg", "0.128",
+            *TINY_TRAIN]
+    first = run_cli(*args, "--minutes", "0.0001", check=True)  # stops at the first log tick
+    assert "stopping after 0.0001 minutes at 0.128 of 0.5 kimg" in first.stderr
+    assert (out / "checkpoints" / "ckpt-0000000128.pt").exists() and (out / "generator.safetensors").exists()
+    run_cli(*args, check=True)  # the same command without the budget finishes the run exactly
+    assert (out / "generator.safetensors").read_bytes() == (finished_run / "generator.safetensors").read_bytes()

@@ -54,7 +54,8 @@ class LossConfig:
     name: str = "nonsat"  # a registered loss (see `ganvas models`)
     gp_weight: float = 10.0  # gradient penalty weight (WGAN-GP)
     r1_gamma: float = 0.0  # R1 penalty (gamma/2) E||grad D(real)||^2 (Mescheder et al. 2018); 0 = off
-    creative_weight: float = 0.0  # creative mode (CAN, Elgammal et al. 2017) when > 0: weight of G's style-ambiguity loss
+    # Creative mode (CAN, Elgammal et al. 2017) when > 0: the weight of G's style-ambiguity loss.
+    creative_weight: float = 0.0
     r1_interval: int = 1  # lazy regularisation: R1 every this many D steps, weighted by the interval
 
 
@@ -90,6 +91,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile G and D (pays off on GPUs for long runs; needs a C++ compiler on CPUs)
     kimg: float = 100.0  # duration in thousands of real images shown to D
     epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
+    minutes: float = 0.0  # stop this invocation after this much training time (checkpointed; rerun continues)
     n_critic: int = 1  # D steps per G step
     seed: int = 0
     ema_kimg: float = 10.0  # half-life of the generator EMA, in kimg
@@ -369,6 +371,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
     if cfg.loss.creative_weight < 0:
         raise ConfigError("loss.creative_weight must be 0 (off) or positive")
+    if t.minutes < 0:
+        raise ConfigError(f"train.minutes must be 0 (no limit) or positive, got {t.minutes:g}")
     if t.freeze_d < 0:
         raise ConfigError(f"train.freeze_d must be 0 or more, got {t.freeze_d}")
     if t.batch_gpu < 0:

@@ -17,6 +17,8 @@ from ganvas.cli.common import positive_float, positive_int
 @click.option("--batch", type=int, default=None, callback=positive_int, help="Batch size (images per step).")
 @click.option("--kimg", type=float, default=None, callback=positive_float,
               help="Duration in thousands of images shown to D (fractions allowed).")
+@click.option("--minutes", type=float, default=None, callback=positive_float,
+              help="Stop after this much training time (a checkpoint is written; rerun to continue).")
 @click.option("--epochs", type=float, default=None, callback=positive_float,
               help="Duration in passes over the dataset (instead of --kimg).")
 @click.option("--loss", default=None, help="Registered loss: nonsat, minimax, wgan-gp, hinge, lsgan.")
@@ -50,7 +52,7 @@ from ganvas.cli.common import positive_float, positive_int
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
-def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
+def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
               background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d, gpus, dry_run,
               no_progress):
     """Train a GAN on a folder of images or a built-in set.
@@ -67,7 +69,8 @@ def train_cmd(data, out, model, resolution, batch, kimg, epochs, loss, aug, seed
     from ganvas.errors import ConfigError
 
     flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
-             "train.kimg": kimg, "train.epochs": epochs, "loss.name": loss, "aug.name": aug, "train.seed": seed,
+             "train.kimg": kimg, "train.minutes": minutes, "train.epochs": epochs, "loss.name": loss,
+             "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
              "train.resume_from": resume_from, "train.freeze_d": freeze_d,

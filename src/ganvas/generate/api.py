@@ -190,7 +190,8 @@ class GeneratorHandle:
             bar.close()
         if grid:
             p = out / "grid.png"
-            save_png(to_pil(make_grid(np.concatenate(kept))), p, provenance(self.fingerprint, seeds, truncation, **meta))
+            meta = provenance(self.fingerprint, seeds, truncation, **meta)
+            save_png(to_pil(make_grid(np.concatenate(kept))), p, meta)
             paths.append(p)
         return paths
 

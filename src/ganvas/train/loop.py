@@ -37,7 +37,7 @@ from ganvas.utils.files import atomic_write_text
 RESUMABLE_CHANGES = {"train.kimg", "train.epochs", "train.threads", "train.tensorboard", "train.checkpoint_kimg",
                      "train.snapshot_kimg", "train.log_kimg", "train.keep_checkpoints", "train.grid_size",
                      "train.max_bad_steps", "train.batch_gpu", "train.device", "train.compile",
-                     "train.resume_from"}
+                     "train.resume_from", "train.minutes"}
 
 
 @dataclass
@@ -124,6 +124,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     # Section: the loop.
     bar = _progress_bar(total_nimg, nimg, progress)
     t_tick, nimg_tick = time.perf_counter(), nimg
+    deadline = time.perf_counter() + 60 * cfg.train.minutes if cfg.train.minutes else None
     try:
         while nimg < total_nimg:
             nimg_start = nimg
@@ -161,6 +162,14 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
                 _check_in_sync(setup)
                 if main:
                     _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
+            if deadline is not None and crossed(cfg.train.log_kimg, nimg_start, nimg) and nimg < total_nimg \
+                    and _time_is_up(deadline, setup):
+                _check_in_sync(setup)
+                if main:
+                    _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
+                log(f"stopping after {cfg.train.minutes:g} minutes at {nimg / 1000:g} of {total_nimg / 1000:g} kimg; "
+                    f"rerun the same command to continue")
+                break
             if kill_at is not None and nimg >= kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)  # fault injection for the resume tests
     finally:
@@ -249,6 +258,16 @@ def _progress_bar(total: int, start: int, enabled: bool):
 
 # Section: step helpers.
 
+def _time_is_up(deadline: float, s: Setup) -> bool:
+    """Every process stops at the same step: the first process's clock decides."""
+    up = torch.tensor([1.0 if time.perf_counter() > deadline else 0.0], device=s.device)
+    if s.world.size > 1:
+        from ganvas.utils.dist import broadcast_tensor
+
+        broadcast_tensor(up, s.world)
+    return bool(up.item())
+
+
 def _check_in_sync(s: Setup) -> None:
     """All processes must hold the same weights (they apply the same summed gradients); check it cheaply
     at each checkpoint, so a silent divergence cannot go on for days."""
@@ -307,7 +326,8 @@ def _save_checkpoint(run_dir: Path, s: Setup, nimg: int, bad_steps: dict[str, in
     for net, name in ((s.G, "G"), (s.D, "D"), (s.G_ema, "G_ema")):
         _check_finite(net, name)
     checkpoint.save_state(run_dir, {
-        "nimg": nimg, "bad_steps_G": bad_steps["G"], "bad_steps_D": bad_steps["D"], "G": s.G.state_dict(), "D": s.D.state_dict(),
+        "nimg": nimg, "bad_steps_G": bad_steps["G"], "bad_steps_D": bad_steps["D"], "G": s.G.state_dict(),
+        "D": s.D.state_dict(),
         "G_ema": s.G_ema.state_dict(), "opt_G": s.opt_G.state_dict(), "opt_D": s.opt_D.state_dict(),
         "rng": {"torch": torch.get_rng_state()}, "config": cfg.to_json(), "ganvas_version": __version__,
         "augment": {"state": s.ada.state_dict(), "acc": list(s.ada_acc)} if s.ada is not None else {},

@@ -56,7 +56,8 @@ class Setup:
     G_fwd: Callable  # G, or its torch.compile'd form (same parameters)
     D_fwd: Callable
     ada: object | None = None  # the adaptive augmentation, when --aug ada (its p is part of the checkpoint)
-    ada_acc: list = dataclasses.field(default_factory=lambda: [0.0, 0])  # sum of sign D(real), images since the last adjustment
+    # Sum of sign D(real) and the number of images since the ADA controller's last adjustment.
+    ada_acc: list = dataclasses.field(default_factory=lambda: [0.0, 0])
 
     def autocast(self):
         return autocast(self.device, self.precision)

@@ -65,6 +65,13 @@ def broadcast_object(obj, world: World):
     return box[0]
 
 
+def broadcast_tensor(t: torch.Tensor, world: World) -> torch.Tensor:
+    """Rank 0's values of t on every rank, in place."""
+    if world.size > 1:
+        dist.broadcast(t, src=0)
+    return t
+
+
 def barrier(world: World) -> None:
     if world.size > 1:
         dist.barrier()
