@@ -183,11 +183,14 @@ def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[
     else:
         size = "over 10,000 images"
     gamma = round(0.0002 * resolution ** 2 / batch, 4)
+    # Small sets are trained for fewer images and overfit sooner: let p react within tens of kimg.
+    ada_kimg = 100.0 if num_images > 1000 else 20.0
     ema = round(batch * 10 / 32, 3)
     settings: dict[str, Any] = {
         "model.name": "stylegan", "model.width": width, "model.max_width": max_width, "model.z_dim": 128,
         "model.w_dim": min(256, max_width), "model.map_layers": 2, "loss.name": "nonsat",
-        "loss.r1_gamma": gamma, "loss.r1_interval": 16, "aug.name": "ada", "train.batch": batch,
+        "loss.r1_gamma": gamma, "loss.r1_interval": 16, "aug.name": "ada", "aug.ada_kimg": ada_kimg,
+        "train.batch": batch,
         "train.ema_kimg": ema, "optim.G.lr": 0.0025, "optim.D.lr": 0.0025,
         "optim.G.betas": (0.0, 0.99), "optim.D.betas": (0.0, 0.99),
     }

@@ -147,7 +147,8 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             # Housekeeping at kimg boundaries: progress, stats, grids, checkpoints (main process only).
             if bar is not None:
                 bar.update(nimg - nimg_start)
-                bar.set_postfix_str(f"D {loss_d:.3f}  G {loss_g:.3f}", refresh=False)
+                ada = f"  p {setup.ada.p:.3f}" if setup.ada is not None else ""
+                bar.set_postfix_str(f"D {loss_d:.3f}  G {loss_g:.3f}{ada}", refresh=False)
             if crossed(cfg.train.log_kimg, nimg_start, nimg):
                 dt = time.perf_counter() - t_tick
                 rate = (nimg - nimg_tick) / max(dt, 1e-9)

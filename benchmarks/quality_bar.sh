@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Quality experiments of the style-based model, each pair side by side with one thread per run:
+#
+#   benchmarks/quality_bar.sh OUT_DIR style-vs-dcgan [MINUTES]   # emoji at 64 px: preset auto vs the DCGAN
+#   benchmarks/quality_bar.sh OUT_DIR ada-100 [MINUTES]          # 100 emoji at 32 px: ADA vs no augmentation
+#   benchmarks/quality_bar.sh OUT_DIR creative [MINUTES]         # emoji at 32 px: conditional vs creative
+#
+# Every run trains for the same training time (--minutes), logs KID against its training data during
+# training (metrics.jsonl: KID vs kimg), and is scored at the end with `ganvas metrics` (and the leak
+# check for the ADA pair). Results go to OUT_DIR/<run>/ and OUT_DIR/<pair>.txt.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: quality_bar.sh OUT_DIR PAIR [MINUTES]}
+PAIR=${2:?usage: quality_bar.sh OUT_DIR PAIR [MINUTES]}
+MIN=${3:-30}
+PY=${PYTHON:-python}
+mkdir -p "$OUT"
+export OMP_NUM_THREADS=1
+common=(--no-progress --set train.threads=1 --set train.metrics_num=500 --minutes "$MIN" --kimg 100000)
+
+train() {  # name, args...
+  local name=$1; shift
+  "$PY" -m ganvas train --out "$OUT/$name" "${common[@]}" "$@" >"$OUT/$name.log" 2>&1
+}
+
+case "$PAIR" in
+  style-vs-dcgan)
+    train style --data emoji --resolution 64 --preset auto --metrics kid --metrics-every 10 &
+    train dcgan --data emoji --resolution 64 --model dcgan --metrics kid --metrics-every 40 &
+    wait
+    for r in style dcgan; do
+      "$PY" -m ganvas metrics "$OUT/$r" --ref emoji --metrics kid,fid,pr --num 1636 --json >"$OUT/$r.metrics.json"
+    done
+    ;;
+  ada-100)
+    SUB="$OUT/emoji100"
+    [ -d "$SUB" ] || "$PY" benchmarks/emoji_subset.py --num 100 --resolution 64 --out "$SUB"
+    train ada --data "$SUB" --resolution 32 --preset auto --metrics kid --metrics-every 5 &
+    train noaug --data "$SUB" --resolution 32 --preset auto --aug none --metrics kid --metrics-every 5 &
+    wait
+    for r in ada noaug; do
+      "$PY" -m ganvas metrics "$OUT/$r" --ref emoji --metrics kid --num 1636 --json >"$OUT/$r.metrics.json"
+      "$PY" -m ganvas leak "$OUT/$r" --ref emoji --num 500 >"$OUT/$r.leak.txt"
+    done
+    ;;
+  creative)
+    train conditional --data emoji --labels subdirs --preset demo --kimg 100000 &
+    train creative --data emoji --labels subdirs --preset demo --creative &
+    wait
+    "$PY" benchmarks/style_entropy.py "$OUT/conditional" "$OUT/creative" --num 500 >"$OUT/creative.txt"
+    ;;
+  *) echo "unknown pair $PAIR" >&2; exit 2 ;;
+esac
+echo "done: $PAIR in $OUT"
