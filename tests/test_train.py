@@ -278,3 +278,11 @@ def test_minutes_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path, art, fi
     assert (out / "checkpoints" / "ckpt-0000000128.pt").exists() and (out / "generator.safetensors").exists()
     run_cli(*args, check=True)  # the same command without the budget finishes the run exactly
     assert (out / "generator.safetensors").read_bytes() == (finished_run / "generator.safetensors").read_bytes()
+
+
+def test_a_folder_whose_run_failed_before_its_first_checkpoint_takes_a_corrected_command(tmp_path, art):
+    out = tmp_path / "run"
+    bad = run_cli("train", "--data", str(art), "--out", str(out), "--kimg", "0.032", "--resume-from",
+                  str(tmp_path / "missing"), *TINY_TRAIN)
+    assert bad.returncode == 2 and (out / "config.json").exists()
+    run_cli("train", "--data", str(art), "--out", str(out), "--kimg", "0.032", *TINY_TRAIN, check=True)

@@ -374,6 +374,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
     if cfg.loss.creative_weight < 0:
         raise ConfigError("loss.creative_weight must be 0 (off) or positive")
+    if cfg.loss.creative_weight > 0 and d.labels == "none":
+        raise ConfigError("--creative learns from the styles it must avoid, so it needs labelled images: "
+                          "--labels subdirs (one subfolder per style; the emoji set has 8 categories)")
     if t.minutes < 0:
         raise ConfigError(f"train.minutes must be 0 (no limit) or positive, got {t.minutes:g}")
     if t.freeze_d < 0:

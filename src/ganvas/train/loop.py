@@ -224,7 +224,9 @@ def _prepare_run_dir(run_dir: Path, cfg: RunConfig, log: Callable[[str], None]) 
     if run_dir.exists() and not run_dir.is_dir():
         raise GanvasError(f"--out {run_dir} is a file; give a folder for the run")
     cfg_path = run_dir / "config.json"
-    if cfg_path.exists():
+    # A folder whose run never reached its first checkpoint holds nothing to protect: a corrected command
+    # may start over in it.
+    if cfg_path.exists() and checkpoint.list_checkpoints(run_dir):
         try:
             old = RunConfig.from_dict(json.loads(cfg_path.read_text()))
         except (ValueError, GanvasError):
@@ -238,7 +240,8 @@ def _prepare_run_dir(run_dir: Path, cfg: RunConfig, log: Callable[[str], None]) 
                 changes = ", ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in diff[:5])
                 raise GanvasError(f"{run_dir} holds a run with a different config ({changes}). Rerun the "
                                   f"original command to resume it, or choose a new --out folder.")
-    elif run_dir.exists() and any(run_dir.iterdir()) and not checkpoint.list_checkpoints(run_dir):
+    elif run_dir.exists() and any(run_dir.iterdir()) and not cfg_path.exists() \
+            and not checkpoint.list_checkpoints(run_dir):
         raise GanvasError(f"--out {run_dir} exists and is not a ganvas run folder; choose an empty or new folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cfg_path, cfg.to_json() + "\n")
@@ -360,6 +363,13 @@ def _start_from(other: str, s: Setup) -> str:
     state = checkpoint.load_latest_state(other_dir)
     if state is None:
         raise GanvasError(f"--resume-from {other_dir}: it holds no checkpoint (checkpoints/ckpt-*.pt)")
+    try:
+        theirs_model = json.loads(state.get("config", "{}")).get("model", {}).get("name")
+    except ValueError:
+        theirs_model = None
+    if theirs_model not in (None, "auto", s.model_name):
+        raise GanvasError(f"--resume-from {other_dir}: it trained a {theirs_model!r} model, this run trains "
+                          f"{s.model_name!r}; pass --model {theirs_model} (and its widths) to continue from it")
     for name, net in (("G", s.G), ("D", s.D), ("G_ema", s.G_ema)):
         mine = net.state_dict()
         theirs = state[name]
