@@ -38,7 +38,13 @@ def test_shapes_and_range(name):
 def test_gradients_reach_every_parameter(name, num_classes):
     G, D = MODELS.get(name).build(TINY, _info(name, num_classes))
     z, c = _inputs(G, num_classes=num_classes)
-    D(G(z, c), c).sum().backward()
+    if hasattr(G, "noise_gen"):  # noise inputs are used (and trained) when the loop hands G a generator
+        G.noise_gen = torch.Generator().manual_seed(0)
+    x = G(z, c)
+    loss = D(x, c).sum()
+    if getattr(D, "reconstructs", False):  # FastGAN's D also trains its decoder on real images
+        loss = loss + D.reconstruction_loss(x.detach()).sum()
+    loss.backward()
     for net in (G, D):
         for pname, p in net.named_parameters():
             assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}: no gradient reaches {pname}"
@@ -105,3 +111,21 @@ def test_dcgan_discriminator_norms(d_norm):
     if d_norm in ("layer", "spectral", "none"):  # per-sample: a sample's score ignores its batch-mates
         D.train(d_norm != "spectral")  # spectral norm's power iteration moves u on every training forward
         assert torch.allclose(D(x[:2], c[:2]), D(x, c)[:2], atol=1e-5)
+
+
+def test_fastgan_reconstruction_and_excitation():
+    from ganvas.models.fastgan import _sle_pairs
+
+    assert _sle_pairs(256) == {64: 4, 128: 8, 256: 16} and _sle_pairs(32) == {32: 4}
+    G, D = MODELS.get("fastgan").build(TINY, _info("fastgan"))
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    per_sample = D.reconstruction_loss(x)
+    assert per_sample.shape == (4,) and (per_sample > 0).all()
+    # The decoder can learn to reconstruct: a few steps on one batch lower the loss.
+    opt = torch.optim.Adam(D.parameters(), lr=1e-2)
+    before = D.reconstruction_loss(x).mean().item()
+    for _ in range(20):
+        opt.zero_grad()
+        D.reconstruction_loss(x).mean().backward()
+        opt.step()
+    assert D.reconstruction_loss(x).mean().item() < 0.7 * before

@@ -286,3 +286,12 @@ def test_a_folder_whose_run_failed_before_its_first_checkpoint_takes_a_corrected
                   str(tmp_path / "missing"), *TINY_TRAIN)
     assert bad.returncode == 2 and (out / "config.json").exists()
     run_cli("train", "--data", str(art), "--out", str(out), "--kimg", "0.032", *TINY_TRAIN, check=True)
+
+
+def test_fastgan_trains_with_its_reconstruction_loss(tmp_path, art):
+    out = tmp_path / "fg"
+    run_cli("train", "--data", str(art), "--model", "fastgan", "--out", str(out), "--kimg", "0.064", *TINY_TRAIN,
+            check=True)
+    rows = [r for r in read_stats(out / "stats.jsonl") if "Loss/D/recon" in r]
+    assert rows and all(r["Loss/D/recon"] > 0 for r in rows)
+    assert ganvas.load(out).generate_array([0, 1]).shape == (2, 3, 16, 16)

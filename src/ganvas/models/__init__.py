@@ -5,6 +5,7 @@ from __future__ import annotations
 from ganvas.errors import ConfigError
 from ganvas.models.base import DataInfo, Discriminator, Generator, ModelSpec
 from ganvas.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganvas.models.fastgan import FastGANDiscriminator, FastGANGenerator
 from ganvas.models.mlp import MLPDiscriminator, MLPGenerator
 from ganvas.models.stylegan import StyleDiscriminator, StyleGenerator
 from ganvas.registry import Registry
@@ -31,6 +32,12 @@ def _stylegan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
             dict(style_classes=info.style_classes, **common))
 
 
+def _fastgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
+    common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
+                  channels=info.channels)
+    return dict(z_dim=m.z_dim, **common), dict(style_classes=info.style_classes, **common)
+
+
 def _mlp_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     common = dict(hidden=m.hidden, depth=m.depth, dims=2, c_dim=info.num_classes)
     return dict(z_dim=m.z_dim, **common), dict(common)
@@ -40,6 +47,9 @@ _register(ModelSpec("dcgan", "image", DCGANGenerator, DCGANDiscriminator, _dcgan
                     help="DCGAN-class CNN (Radford et al. 2016), 8-1024 px, configurable width"))
 _register(ModelSpec("stylegan", "image", StyleGenerator, StyleDiscriminator, _stylegan_kwargs,
                     help="style-based G (StyleGAN2 family: mapping, modulated convs, noise, skips) + residual D"))
+_register(ModelSpec("fastgan", "image", FastGANGenerator, FastGANDiscriminator, _fastgan_kwargs,
+                    help="light few-shot GAN (FastGAN family): skip-layer excitation G, D with a reconstruction "
+                         "decoder"))
 _register(ModelSpec("mlp", "points", MLPGenerator, MLPDiscriminator, _mlp_kwargs,
                     help="MLP pair for 2-D point sets (ring8, grid25)"))
 

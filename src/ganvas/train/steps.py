@@ -191,7 +191,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
     creative = s.info.style_classes > 0
     # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real
     # logits, style classification loss (creative mode).
-    totals = torch.zeros(7, dtype=torch.float64, device=s.device)
+    totals = torch.zeros(8, dtype=torch.float64, device=s.device)
     for lo in s.micro_offsets(batch):
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
         real_img, real_c = s.batches.batch(nimg, batch, rows)
@@ -201,7 +201,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
         with s.autocast():
             with torch.no_grad():
                 gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("D", nimg, *tag))
-            loss_r1 = loss_pen = loss_style = torch.zeros((), device=s.device)
+            loss_r1 = loss_pen = loss_style = loss_recon = torch.zeros((), device=s.device)
             real_out = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight), styles=creative)
             if creative:  # D also learns to name the style of real works (CAN eq. 2)
                 real_logits, real_style = real_out
@@ -211,6 +211,9 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
             gen_logits = s.D_seen(gen_img, c, seed, ("fake", nimg, *tag))
             loss_adv = s.loss.d_loss(real_logits, gen_logits).sum()
             loss = loss_adv + loss_style
+            if getattr(s.D, "reconstructs", False):  # FastGAN: D also reconstructs real images (self-supervision)
+                loss_recon = s.D.reconstruction_loss(real_img).sum()
+                loss = loss + loss_recon
             if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
                 loss_r1 = r1_penalty(real_logits, real_img).sum()
                 loss = loss + r1_weight * loss_r1
@@ -221,7 +224,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
         (loss / batch).backward()
         totals += torch.stack([loss_adv.detach(), loss_r1.detach(), loss_pen.detach(), real_logits.detach().sum(),
                                gen_logits.detach().sum(), real_logits.detach().sign().sum(),
-                               loss_style.detach()]).double()
+                               loss_style.detach(), loss_recon.detach()]).double()
     ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world)
     means = (totals / batch).tolist()
     if r1_weight:
@@ -231,6 +234,8 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
     stats.add("Loss/D/adv", means[0])
     if creative:
         stats.add("Loss/D/style", means[6])
+    if getattr(s.D, "reconstructs", False):
+        stats.add("Loss/D/recon", means[7])
     stats.add("Scores/real", means[3])
     stats.add("Scores/fake", means[4])
     # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3): near 1 when D memorises.
