@@ -88,6 +88,7 @@ class TrainConfig:
     device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
     resume_from: str = ""  # transfer learning: start from another run's latest G, D and G_ema weights
     freeze_d: int = 0  # Freeze-D (Mo et al. 2020): keep D's first N layers (from the image side) fixed
+    compile_mode: str = "default"  # torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune
     compile: bool = False  # torch.compile G and D (pays off on GPUs for long runs; needs a C++ compiler on CPUs)
     kimg: float = 100.0  # duration in thousands of real images shown to D
     epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
@@ -377,6 +378,8 @@ def validate(cfg: RunConfig) -> None:
     if cfg.loss.creative_weight > 0 and d.labels == "none":
         raise ConfigError("--creative learns from the styles it must avoid, so it needs labelled images: "
                           "--labels subdirs (one subfolder per style; the emoji set has 8 categories)")
+    if t.compile_mode not in ("default", "reduce-overhead", "max-autotune"):
+        raise ConfigError(f"train.compile_mode={t.compile_mode!r}: choose default, reduce-overhead or max-autotune")
     if t.minutes < 0:
         raise ConfigError(f"train.minutes must be 0 (no limit) or positive, got {t.minutes:g}")
     if t.freeze_d < 0:

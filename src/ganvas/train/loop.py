@@ -37,7 +37,7 @@ from ganvas.utils.files import atomic_write_text
 RESUMABLE_CHANGES = {"train.kimg", "train.epochs", "train.threads", "train.tensorboard", "train.checkpoint_kimg",
                      "train.snapshot_kimg", "train.log_kimg", "train.keep_checkpoints", "train.grid_size",
                      "train.max_bad_steps", "train.batch_gpu", "train.device", "train.compile",
-                     "train.resume_from", "train.minutes"}
+                     "train.resume_from", "train.minutes", "train.compile_mode"}
 
 
 @dataclass

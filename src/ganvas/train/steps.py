@@ -161,7 +161,8 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     ada = augment if hasattr(augment, "adjust") else None
     if ada is not None:
         ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
-    G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if cfg.train.compile else (G, D)
+    mode = cfg.train.compile_mode
+    G_fwd, D_fwd = (torch.compile(G, mode=mode), torch.compile(D, mode=mode)) if cfg.train.compile else (G, D)
     return Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
                  precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada)
 
