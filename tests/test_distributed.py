@@ -101,3 +101,19 @@ def test_gpus_flag_needs_the_gpus(art, tmp_path):
     proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / "g"), "--gpus", "2", *BASE)
     assert proc.returncode == 2 and "--gpus 2, but this machine has 0 CUDA GPUs" in proc.stderr
     assert "torchrun --standalone" in proc.stderr and not (tmp_path / "g").exists()
+
+
+def test_metrics_during_two_process_training_match_one_process(art, tmp_path):
+    """Each process scores a share of the seeds; the gathered scores equal a single process's."""
+    extra = ["--kimg", "0.064", "--metrics", "kid", "--metrics-every", "0.064", "--set", "train.metrics_num=24",
+             "--set", "train.metrics_extractor=random-conv"]
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(tmp_path / "two"), *BASE, *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_cli("train", "--data", str(art), "--out", str(tmp_path / "one"), *BASE, *extra, check=True)
+    two = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
+    one = (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()
+    assert len(two) == len(one) == 1
+    import json
+
+    a, b = json.loads(two[0]), json.loads(one[0])
+    assert a["kid"] == pytest.approx(b["kid"], rel=1e-3, abs=1e-6)

@@ -28,6 +28,7 @@ from ganvas.metrics.registry import METRICS
 from ganvas.models.base import Generator, synthesize
 from ganvas.utils.files import atomic_open, cache_dir
 from ganvas.utils.image import float_to_uint8
+from ganvas.utils.dist import World, all_gather_object
 from ganvas.utils.seeding import latents_from_seeds
 
 RESIZE_NOTE = "bicubic with antialiasing on float values to the extractor's input size, no re-quantisation"
@@ -99,18 +100,26 @@ class TrainingEvaluator:
     Evaluation draws nothing from the training RNG streams, so resumed runs stay bit-identical.
     """
 
-    def __init__(self, data_cfg: DataConfig, metrics: list[str], num: int, extractor: str):
-        self.data_cfg, self.num, self.extractor_name = data_cfg, num, extractor
+    def __init__(self, data_cfg: DataConfig, metrics: list[str], num: int, extractor: str, world: World = World()):
+        self.data_cfg, self.num, self.extractor_name, self.world = data_cfg, num, extractor, world
         self.fns = {m: METRICS.get(m) for m in metrics}
         self._ext: FeatureExtractor | None = None
         self._real: np.ndarray | None = None
 
     def __call__(self, G: Generator) -> dict:
+        """Scores of G. In a multi-process run every process calls this: process r renders and extracts
+        seeds r, r + W, ..., and the features are gathered, so the work is split W ways."""
         if self._ext is None:
-            self._ext = build_extractor(self.extractor_name)
+            self._ext = build_extractor(self.extractor_name, device=next(G.parameters()).device)
             self._real, _ = real_features(self.data_cfg, self.data_cfg.resolution, self._ext, self.num,
                                           progress=False)
-        gen = extract(self._ext, _generated_batches(G, self.num, 64), batch_size=64)
+        seeds = list(range(self.world.rank, self.num, self.world.size))
+        gen = extract(self._ext, _generated_batches(G, self.num, 64, seeds), batch_size=64, progress=False)
+        if self.world.size > 1:
+            parts = all_gather_object(gen, self.world)  # part r holds seeds r, r + W, ...
+            gen = np.empty((self.num, parts[0].shape[1]), dtype=parts[0].dtype)
+            for r, part in enumerate(parts):
+                gen[r::self.world.size] = part
         out: dict = {}
         for fn in self.fns.values():
             out.update(fn(self._real, gen))
@@ -129,9 +138,12 @@ def _subset(data: ImageDataset, num: int, seed: int) -> np.ndarray:
     return data.images[idx]
 
 
-def _generated_batches(G: Generator, num: int, batch_size: int) -> Iterator[torch.Tensor]:
-    for i in range(0, num, batch_size):
-        seeds = list(range(i, min(num, i + batch_size)))
+def _generated_batches(G: Generator, num: int, batch_size: int,
+                       all_seeds: list[int] | None = None) -> Iterator[torch.Tensor]:
+    """uint8 images of seeds 0 .. num-1 (or of `all_seeds`); seed s gets class s % c_dim."""
+    all_seeds = list(range(num)) if all_seeds is None else all_seeds
+    for i in range(0, len(all_seeds), batch_size):
+        seeds = all_seeds[i: i + batch_size]
         c = None
         if G.c_dim:
             c = torch.nn.functional.one_hot(torch.tensor(seeds) % G.c_dim, G.c_dim).float()

@@ -4,10 +4,10 @@ Training for High-fidelity Few-shot Image Synthesis"), any power-of-two resoluti
 G: z (+ a one-hot class) -> 4x4 -> per resolution: nearest upsampling, two 3x3 convs with batch norm
 and gated linear units (GLU), and noise. Skip-layer excitation (SLE) lets a coarse feature map gate
 the channels of one 16 times finer (below 64 px: the 4x4 map gates the top resolution), so global
-layout steers fine texture cheaply. D: "DownBlockComp" blocks (a strided conv path averaged with a pooled 1x1 path) down to 4x4,
-a real/fake logit, a projection onto the class, and a small decoder that reconstructs the real image
-(at up to 32 px) from D's 8x8 features: the self-supervised loss that keeps D learning useful
-features on very few images. FastGAN uses LPIPS for it; without shipped LPIPS weights ganvas uses
+layout steers fine texture cheaply. D: "DownBlockComp" blocks (a strided conv path averaged with a
+pooled 1x1 path) down to 4x4, a real/fake logit, a projection onto the class, and a small decoder
+that reconstructs the real image (at up to 32 px) from D's 8x8 features: the self-supervised loss
+that keeps D learning useful features on very few images. FastGAN uses LPIPS for it; without shipped LPIPS weights ganvas uses
 the mean squared error.
 
 Channels at spatial size r are width * resolution / r, capped at max_width (like the other models).

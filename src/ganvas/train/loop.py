@@ -111,11 +111,11 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
 
     kill_at = _fault_kill_at()
     evaluator = None
-    if cfg.train.metrics and main:
+    if cfg.train.metrics:  # every process renders and extracts its share of the images
         from ganvas.metrics.evaluate import TrainingEvaluator
 
         evaluator = TrainingEvaluator(cfg.data, [m.strip() for m in cfg.train.metrics.split(",") if m.strip()],
-                                      cfg.train.metrics_num, cfg.train.metrics_extractor)
+                                      cfg.train.metrics_num, cfg.train.metrics_extractor, world)
 
     def crossed(interval_kimg: float, before: int, after: int) -> bool:
         step = max(1, round(interval_kimg * 1000))
@@ -309,7 +309,14 @@ def _check_finite(net: torch.nn.Module, name: str) -> None:
 
 def _evaluate(evaluator, run_dir: Path, s: Setup, nimg: int, stats: Stats, cfg: RunConfig, data) -> None:
     """Score G_ema, append to metrics.jsonl, and export it to RUN_DIR/best when it is the best so far."""
+    if s.world.size > 1:  # batch-norm statistics are per process: score the main process's G_ema everywhere
+        from ganvas.utils.dist import broadcast_tensor
+
+        for b in s.G_ema.buffers():
+            broadcast_tensor(b, s.world)
     scores = evaluator(s.G_ema)
+    if not s.world.is_main:
+        return
     key = next((k for k in ("fid", "kid") if k in scores), None)  # lower is better for both
     path = run_dir / "metrics.jsonl"
     rows = read_stats(path)

@@ -56,6 +56,15 @@ def all_reduce_sum(t: torch.Tensor, world: World) -> torch.Tensor:
     return t
 
 
+def all_gather_object(obj, world: World) -> list:
+    """Every rank's Python object, in rank order, on every rank."""
+    if world.size <= 1:
+        return [obj]
+    out = [None] * world.size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def broadcast_object(obj, world: World):
     """Rank 0's Python object on every rank."""
     if world.size <= 1:
