@@ -7,8 +7,8 @@ the channels of one 16 times finer (below 64 px: the 4x4 map gates the top resol
 layout steers fine texture cheaply. D: "DownBlockComp" blocks (a strided conv path averaged with a
 pooled 1x1 path) down to 4x4, a real/fake logit, a projection onto the class, and a small decoder
 that reconstructs the real image (at up to 32 px) from D's 8x8 features: the self-supervised loss
-that keeps D learning useful features on very few images. FastGAN uses LPIPS for it; without shipped LPIPS weights ganvas uses
-the mean squared error.
+that keeps D learning useful features on very few images. FastGAN uses LPIPS for it; without shipped
+LPIPS weights ganvas uses the mean squared error.
 
 Channels at spatial size r are width * resolution / r, capped at max_width (like the other models).
 """
