@@ -200,7 +200,8 @@ def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
         f"batch {batch} ({size}: {num_images} images)",
         f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})",
-        "adaptive augmentation (ADA, target 0.6): strength follows D's overfitting",
+        f"adaptive augmentation (ADA, target 0.6): strength follows D's overfitting, by at most 1 per "
+        f"{ada_kimg:g} kimg",
         f"generator EMA half-life {ema:g} kimg; Adam lr 0.0025, betas (0, 0.99)",
     ]
     return settings, reasons
