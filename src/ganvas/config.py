@@ -198,7 +198,7 @@ def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[
     reasons = [
         f"model stylegan, channels {width} at {resolution} px doubling to at most {max_width}"
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
-        f"batch {batch} ({size}: {num_images} images)",
+        f"batch {batch} for {num_images} images ({size})",
         f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})",
         f"adaptive augmentation (ADA, target 0.6): strength follows D's overfitting, by at most 1 per "
         f"{ada_kimg:g} kimg",
