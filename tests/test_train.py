@@ -276,6 +276,7 @@ def test_minutes_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path, art, fi
     first = run_cli(*args, "--minutes", "0.0001", check=True)  # stops at the first log tick
     assert "stopping after 0.0001 minutes at 0.128 of 0.5 kimg" in first.stderr
     assert (out / "checkpoints" / "ckpt-0000000128.pt").exists() and (out / "generator.safetensors").exists()
+    assert (out / "grids" / "fakes-00000.128kimg.png").exists()
     run_cli(*args, check=True)  # the same command without the budget finishes the run exactly
     assert (out / "generator.safetensors").read_bytes() == (finished_run / "generator.safetensors").read_bytes()
 

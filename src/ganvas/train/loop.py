@@ -168,6 +168,8 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
                 _check_in_sync(setup)
                 if main:
                     _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
+                    if not _grid_path(grids, nimg).exists():  # the samples the run stops with
+                        save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
                 log(f"stopping after {cfg.train.minutes:g} minutes at {nimg / 1000:g} of {total_nimg / 1000:g} kimg; "
                     f"rerun the same command to continue")
                 break
