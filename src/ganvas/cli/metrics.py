@@ -83,3 +83,7 @@ def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
         click.echo(f"{name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
                    f"{t['control']:.3f}  share ~{t['fraction']:.0%}  {state}")
     click.echo(result["summary"])
+    if result["leaked"]:
+        click.echo("caution: on a generator still far from the data (early training, very small sets) the "
+                   "nearest-neighbour votes can flag transforms that are not there; check the same model trained "
+                   "with --aug none, and look at the samples.")
