@@ -45,6 +45,19 @@ class Discriminator(nn.Module):
             raise ValueError("this discriminator has no style head (build it with style_classes > 0)")
         return head(features).float()
 
+    def head_4x4(self, h: torch.Tensor, c: torch.Tensor | None, styles: bool = False):
+        """The shared end of the conv discriminators (dcgan, fastgan) on their last map h [N, C4, 4, 4]:
+        a 4x4 conv logit (`self.out`), plus a projection onto the embedded class (`self.embed`, Miyato &
+        Koyama 2018) when conditional, plus the style head's logits when `styles` (creative mode)."""
+        logits = self.out(h).flatten()  # [N]
+        if self.embed is not None:
+            if c is None:
+                raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
+            logits = logits + (self.embed(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(dim=1)
+        if styles:
+            return logits, self.style_logits(h.flatten(1))
+        return logits
+
     def input_layers(self) -> list[nn.Module]:
         """D's layers in order from the image side (what Freeze-D counts); models refine this."""
         return list(self.children())

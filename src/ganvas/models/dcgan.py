@@ -85,11 +85,4 @@ class DCGANDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, styles: bool = False):
         self.check_inputs(x, self.in_shape)
         h = self.features(x)  # [N, C4, 4, 4]
-        logits = self.out(h).flatten()  # [N]
-        if self.embed is not None:
-            if c is None:
-                raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
-            logits = logits + (self.embed(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(dim=1)
-        if styles:
-            return logits, self.style_logits(h.flatten(1))
-        return logits
+        return self.head_4x4(h, c, styles)

@@ -160,14 +160,7 @@ class FastGANDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, styles: bool = False):
         self.check_inputs(x, self.in_shape)
         h = self.to_4(self.to_8(self.from_rgb(x)))  # [N, C4, 4, 4]
-        logits = self.out(h).flatten()  # [N]
-        if self.embed is not None:
-            if c is None:
-                raise ValueError(f"this discriminator is conditional: c must be [N, {self.c_dim}]")
-            logits = logits + (self.embed(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(dim=1)
-        if styles:
-            return logits, self.style_logits(h.flatten(1))
-        return logits
+        return self.head_4x4(h, c, styles)
 
     def reconstruction_loss(self, real_img: torch.Tensor) -> torch.Tensor:
         """Per-sample mean squared error [N] of the decoder's reconstruction of real images from D's 8x8

@@ -91,6 +91,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     elif cfg.train.resume_from:
         log(_start_from(cfg.train.resume_from, setup))
     frozen = freeze_layers(D, cfg.train.freeze_d)
+    D_trainable = [p for p in D.parameters() if p.requires_grad]  # what the D step trains (Freeze-D keeps the rest)
     if frozen:
         log(f"Freeze-D: D's first {cfg.train.freeze_d} layers ({frozen} weights) stay fixed")
     resumed_from = nimg
@@ -132,14 +133,13 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             set_lr(opt_G, cfg.optim.G.lr * lr_scale)
             set_lr(opt_D, cfg.optim.D.lr * lr_scale)
             # D steps: real batch, fake batch, D loss (+ penalties), D update.
-            D.requires_grad_(True)
-            freeze_layers(D, cfg.train.freeze_d)
+            _set_requires_grad(D_trainable, True)
             for _ in range(n_critic):
                 ok, loss_d = d_step(setup, cfg, stats, nimg)
                 _count_bad(ok, bad_steps, stats, nimg, "D", cfg)
                 nimg += batch
             # G step: fresh noise, G loss through D, G update, EMA.
-            D.requires_grad_(False)
+            _set_requires_grad(D_trainable, False)
             ok, loss_g = g_step(setup, cfg, stats, nimg_start)
             _count_bad(ok, bad_steps, stats, nimg_start, "G", cfg)
             update_ema(G_ema, G, ema_beta(nimg - nimg_start, nimg, cfg.train.ema_kimg, cfg.train.ema_rampup))
@@ -263,6 +263,11 @@ def _progress_bar(total: int, start: int, enabled: bool):
 
 
 # Section: step helpers.
+
+def _set_requires_grad(params: list[torch.nn.Parameter], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
 
 def _time_is_up(deadline: float, s: Setup) -> bool:
     """Every process stops at the same step: the first process's clock decides."""

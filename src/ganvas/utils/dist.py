@@ -65,15 +65,6 @@ def all_gather_object(obj, world: World) -> list:
     return out
 
 
-def broadcast_object(obj, world: World):
-    """Rank 0's Python object on every rank."""
-    if world.size <= 1:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def broadcast_tensor(t: torch.Tensor, world: World) -> torch.Tensor:
     """Rank 0's values of t on every rank, in place."""
     if world.size > 1:
