@@ -35,6 +35,7 @@ PRECISIONS = {  # setting -> (train.precision, train.channels_last)
     "fp32-nchw": ("fp32", False),
     "fp32": ("fp32", True),
     "bf16": ("bf16", True),
+    "fp16": ("fp16", True),  # autocast fp16 with loss scaling (a GradScaler per network)
 }
 
 
@@ -392,7 +393,8 @@ def add_efficiency(results: list[dict], flops_per_img: float, ceiling: dict, pea
             continue
         achieved = flops_per_img * r["img_per_sec"]
         r["achieved_gflops"] = round(achieved / 1e9, 2)
-        dtype = "bf16" if r["precision"].startswith("bf16") else "fp32"
+        # fp16 is held against the bf16 ceiling: the same 16-bit tensor-core (or AMX) rate.
+        dtype = "fp32" if r["precision"].startswith("fp32") else "bf16"
         ceil = ceiling.get(f"conv3x3_{dtype}_gflops")
         if ceil:
             r["utilisation"] = round(achieved / 1e9 / ceil, 4)

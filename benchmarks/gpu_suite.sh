@@ -145,6 +145,11 @@ train_steps() {
   name="train-sg256-b64$suffix"
   run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" \
     --out "$WORK/$name.json"
+  if [[ -z "$suffix" ]]; then  # fp16 with loss scaling, the option for GPUs without bf16, at one size
+    name="train-sg256-b64-fp16"
+    run_step "$name" 0 "$limit" 0 "$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp16 \
+      "${CEIL[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" --out "$WORK/$name.json"
+  fi
   name="train-sg512-b16$suffix"
   run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R512" --batch "$B16" --kimg "$K512" \
     "${LARGE[@]}" "$@" --out "$WORK/$name.json"

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _perf  # noqa: E402
 from _machine import machine  # noqa: E402
 
-PRECISION_HELP = ("comma list of fp32-nchw (fp32, NCHW), fp32 (channels_last), bf16 (autocast, channels_last)")
+PRECISION_HELP = ("comma list of fp32-nchw (fp32, NCHW), fp32 (channels_last), bf16 (autocast, channels_last), "
+                  "fp16 (autocast with loss scaling, channels_last)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -68,6 +68,7 @@ def test_auto_preset_follows_dataset_size_and_resolution():
     assert big.train.batch == 32 and big.model.width == 16 and big.model.max_width == 256
     assert big.loss.r1_gamma == pytest.approx(0.0002 * 128 ** 2 / 32, abs=1e-4)
     assert big.train.ema_kimg == pytest.approx(10.0)
+    assert big.model.noise and not small.model.noise  # noise inputs only above 64 px
     mine = build_config("auto", {"train.batch": 8, "aug.name": "diffaugment"}, num_images=50)
     assert mine.train.batch == 8 and mine.aug.name == "diffaugment"  # the user's settings win
     _, reasons = auto_preset(64, 700)

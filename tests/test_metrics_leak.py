@@ -115,3 +115,23 @@ def test_leak_cli_on_a_run(tmp_path):
     assert "held-out real" in text and ("augmentation leak" in text)
     bad = run_cli("leak", str(tmp_path / "nope"), "--ref", str(art))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_samples_far_from_the_data_are_inconclusive_not_a_leak(fx, real):
+    # Blotches of the glyphs' colours at random places: no glyph, so nearest-neighbour votes are arbitrary
+    # and lean towards rot90's two candidates per image. Without the distance gate that reads as a leak.
+    rng = np.random.default_rng(5)
+    gen = np.repeat(np.repeat(rng.choice([10, 240], (150, 3, 4, 4)).astype(np.uint8), 8, axis=2), 8, axis=3)
+    ungated = leak_check(real, gen, fx, transforms=("rot90", "vflip"), max_distance_ratio=float("inf"),
+                         batch_size=1024)
+    assert ungated.leaked
+    report = leak_check(real, gen, fx, transforms=("rot90", "vflip"), batch_size=1024)
+    assert not report.leaked
+    for t in report.transforms.values():
+        assert t.distance_ratio > 1.2 and not t.conclusive and t.state == "inconclusive"
+    assert "inconclusive for rot90, vflip" in report.summary
+
+
+def test_distance_ratio_is_about_one_for_fresh_samples_and_leaks_of_them(fx, real, fresh):
+    report = leak_check(real, np.rot90(fresh, 2, axes=(2, 3)).copy(), fx, transforms=("rot180",), batch_size=1024)
+    assert 0.8 < report.transforms["rot180"].distance_ratio < 1.2 and report.transforms["rot180"].flagged

@@ -159,3 +159,21 @@ def test_bf16_autocast_runs_and_stays_close():
             logits = D(low)
     assert low.dtype == torch.float32 and logits.dtype == torch.float32
     assert (low - ref).abs().max() < 0.1
+
+
+def test_without_noise_inputs_training_output_ignores_the_noise_generator_and_all_weights_learn():
+    import dataclasses
+
+    torch.manual_seed(0)
+    G, _ = MODELS.get("stylegan").build(dataclasses.replace(TINY, noise=False), DataInfo("image", resolution=16))
+    assert not any("noise" in name for name, _ in G.named_parameters())
+    assert not any("noise" in name for name, _ in G.named_buffers())
+    G.mixing_prob = 0.0
+    z = _z(2)
+    out = []
+    for seed in (1, 2):
+        G.noise_gen = torch.Generator().manual_seed(seed)
+        out.append(G(z))
+    torch.testing.assert_close(out[0], out[1])
+    out[0].square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for n, p in G.named_parameters() if n != "mapping.w_avg")

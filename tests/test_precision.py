@@ -1,4 +1,4 @@
-"""Speed options keep results correct: a bf16 / channels_last step stays close to the fp32 NCHW step."""
+"""Speed options keep results correct: a bf16 / fp16 / channels_last step stays close to the fp32 NCHW step."""
 
 import copy
 
@@ -34,10 +34,12 @@ def _nets(name):
                                   DataInfo("image", resolution=16))
 
 
-# Stated tolerances (relative to max(1, |loss|)): fp32 layouts 1e-5; bf16 autocast 0.02 (8 mantissa bits).
+# Stated tolerances (relative to max(1, |loss|)): fp32 layouts 1e-5; bf16 autocast 0.02 (8 mantissa bits);
+# fp16 autocast 0.005 (11 bits).
 @pytest.mark.parametrize("model", ["dcgan", "stylegan"])
 @pytest.mark.parametrize("precision,channels_last,tol", [("fp32", True, 1e-5), ("bf16", False, 0.02),
-                                                         ("bf16", True, 0.02)])
+                                                         ("bf16", True, 0.02), ("fp16", False, 0.005),
+                                                         ("fp16", True, 0.005)])
 def test_losses_within_tolerance_of_fp32(model, precision, channels_last, tol):
     G, D = _nets(model)
     ref = _step(G, D, "fp32", False)

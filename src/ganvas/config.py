@@ -19,6 +19,10 @@ import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Training precisions: fp32; bf16 autocast; fp16 autocast with dynamic loss scaling (a GradScaler per
+# network, for GPUs without bf16); auto = bf16 where the hardware runs it natively, else fp32.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 from ganvas.errors import ConfigError
 
 IMAGE_SOURCES_BUILTIN = ("emoji",)
@@ -45,6 +49,7 @@ class ModelConfig:
     w_dim: int = 256  # style-based: width of z -> w mapping and of w
     map_layers: int = 2  # style-based: mapping network depth (StyleGAN2 uses 8; 2 suffices for small sets)
     style_mixing: float = 0.9  # style-based: probability of style-mixing regularisation per training batch
+    noise: bool = True  # style-based: per-pixel noise inputs (stochastic detail); see auto_preset for when off
     hidden: int = 256  # MLP width (2-D data)
     depth: int = 3  # MLP hidden layers (2-D data)
 
@@ -109,7 +114,7 @@ class TrainConfig:
     tensorboard: bool = True
     max_bad_steps: int = 20  # consecutive non-finite steps before the run stops
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    precision: str = "auto"  # fp32 | bf16 autocast | auto (bf16 where the hardware runs it natively)
+    precision: str = "auto"  # fp32 | bf16 autocast | fp16 autocast + loss scaling | auto (bf16 where native)
     channels_last: bool = True  # NHWC memory layout for conv nets (faster with oneDNN and tensor cores)
 
 
@@ -189,7 +194,8 @@ def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[
     ema = round(batch * 10 / 32, 3)
     settings: dict[str, Any] = {
         "model.name": "stylegan", "model.width": width, "model.max_width": max_width, "model.z_dim": 128,
-        "model.w_dim": min(256, max_width), "model.map_layers": 2, "loss.name": "nonsat",
+        "model.w_dim": min(256, max_width), "model.map_layers": 2, "model.noise": resolution > 64,
+        "loss.name": "nonsat",
         "loss.r1_gamma": gamma, "loss.r1_interval": 16, "aug.name": "ada", "aug.ada_kimg": ada_kimg,
         "train.batch": batch,
         "train.ema_kimg": ema, "optim.G.lr": 0.0025, "optim.D.lr": 0.0025,
@@ -199,6 +205,8 @@ def auto_preset(resolution: int, num_images: int) -> tuple[dict[str, Any], list[
         f"model stylegan, channels {width} at {resolution} px doubling to at most {max_width}"
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
         f"batch {batch} for {num_images} images ({size})",
+        "noise inputs " + ("on (stochastic detail)" if resolution > 64 else
+                           "off: at 64 px and below G paints speckle with them instead of shapes"),
         f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})",
         f"adaptive augmentation (ADA, target 0.6): strength follows D's overfitting, by at most 1 per "
         f"{ada_kimg:g} kimg",
@@ -391,8 +399,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"loss.r1_interval must be at least 1, got {cfg.loss.r1_interval}")
     if t.epochs < 0 or t.ema_rampup < 0 or t.threads < 0:
         raise ConfigError("train.epochs, train.ema_rampup and train.threads cannot be negative")
-    if t.precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"train.precision={t.precision!r}: choose auto, fp32 or bf16")
+    if t.precision not in PRECISIONS:
+        raise ConfigError(f"train.precision={t.precision!r}: choose {', '.join(PRECISIONS)}")
     if t.metrics_kimg < 0 or t.metrics_num < 2:
         raise ConfigError("train.metrics_kimg cannot be negative and train.metrics_num must be at least 2")
     if t.metrics and d.source in POINT_SOURCES:

@@ -79,11 +79,6 @@ def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
         click.echo(json.dumps(result))
         return
     for name, t in result["transforms"].items():
-        state = "LEAK" if t["flagged"] else ("not detectable" if not t["detectable"] else "ok")
         click.echo(f"{name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
-                   f"{t['control']:.3f}  share ~{t['fraction']:.0%}  {state}")
+                   f"{t['control']:.3f}  share ~{t['fraction']:.0%}  distance x{t['distance_ratio']:.2f}  {t['state']}")
     click.echo(result["summary"])
-    if result["leaked"]:
-        click.echo("caution: on a generator still far from the data (early training, very small sets) the "
-                   "nearest-neighbour votes can flag transforms that are not there; check the same model trained "
-                   "with --aug none, and look at the samples.")

@@ -48,12 +48,16 @@ from ganvas.cli.common import positive_float, positive_int
               help="Transfer learning: start from another run's weights (same model, widths and resolution).")
 @click.option("--freeze-d", "freeze_d", type=int, default=None,
               help="Keep D's first N layers (from the image side) fixed: Freeze-D, for fine-tuning on few images.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+              help="Forward-pass precision: bf16 or fp16 autocast (fp16 with loss scaling), fp32, or auto "
+                   "(bf16 where the hardware runs it natively). [default: auto]")
 @click.option("--gpus", type=int, default=None,
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d, gpus, dry_run,
+              background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d, precision, gpus,
+              dry_run,
               no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
@@ -73,7 +77,7 @@ def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, 
              "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
-             "train.resume_from": resume_from, "train.freeze_d": freeze_d,
+             "train.resume_from": resume_from, "train.freeze_d": freeze_d, "train.precision": precision,
              "loss.creative_weight": 1.0 if creative else None}
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(parse_set(sets))

@@ -28,7 +28,8 @@ def _dcgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
 def _stylegan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
                   channels=info.channels)
-    return (dict(z_dim=m.z_dim, w_dim=m.w_dim, map_layers=m.map_layers, mixing_prob=m.style_mixing, **common),
+    return (dict(z_dim=m.z_dim, w_dim=m.w_dim, map_layers=m.map_layers, mixing_prob=m.style_mixing,
+                 noise=m.noise, **common),
             dict(style_classes=info.style_classes, **common))
 
 

@@ -34,6 +34,10 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
+    # True when D scores every sample on its own (no batch norm, no minibatch statistics). The D step then
+    # scores real and generated samples in one pass, which halves the per-call overhead of a small D.
+    per_sample: bool = False
+
     def __init__(self, **init_kwargs: Any):
         super().__init__()
         self.init_kwargs = dict(init_kwargs)

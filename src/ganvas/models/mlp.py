@@ -26,6 +26,8 @@ class MLPGenerator(Generator):
 
 
 class MLPDiscriminator(Discriminator):
+    per_sample = True  # no normalisation layers
+
     def __init__(self, hidden: int = 256, depth: int = 3, dims: int = 2, c_dim: int = 0):
         super().__init__(hidden=hidden, depth=depth, dims=dims, c_dim=c_dim)
         self.dims, self.c_dim = dims, c_dim

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvas.models.base import Discriminator, Generator
-from ganvas.nn.style import EqualConv2d, EqualLinear, SynthesisLayer, ToRGB, minibatch_stddev
+from ganvas.nn.style import SQRT2, EqualConv2d, EqualLinear, SynthesisLayer, ToRGB, minibatch_stddev
 
 
 def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
@@ -62,26 +62,29 @@ class MappingNetwork(nn.Module):
 class SynthesisBlock(nn.Module):
     """One resolution: [upsampling conv], conv, and the RGB skip output. Reads num_conv + 1 ws."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 noise: bool = True):
         super().__init__()
         self.first = in_channels == 0
         if self.first:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, noise=noise)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, noise=noise)
         self.torgb = ToRGB(out_channels, img_channels, w_dim)
         self.num_conv = 1 if self.first else 2
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 noise_gen: torch.Generator | None, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         # ws: [N, num_conv + 1, w_dim]
+        # Synthesis layers return leaky ReLU without its sqrt(2) gain; the next modulated conv applies it.
         if self.first:
             x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)  # [N, C, 4, 4]
+            x = self.conv1(x, ws[:, 0], noise_gen)  # [N, C, R, R]
         else:
-            x = self.conv0(x, ws[:, 0], noise_gen)
-        x = self.conv1(x, ws[:, self.num_conv - 1], noise_gen)  # [N, C, R, R]
-        y = self.torgb(x, ws[:, self.num_conv]).float()  # [N, 3, R, R]
+            x = self.conv0(x, ws[:, 0], noise_gen, in_gain=SQRT2)
+            x = self.conv1(x, ws[:, 1], noise_gen, in_gain=SQRT2)  # [N, C, R, R]
+        y = self.torgb(x, ws[:, self.num_conv], in_gain=SQRT2).float()  # [N, 3, R, R]
         if img is not None:
             y = y + F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
         return x, y
@@ -90,13 +93,14 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> images [N, C, R, R]."""
 
-    def __init__(self, w_dim: int, resolution: int, width: int, max_width: int, img_channels: int):
+    def __init__(self, w_dim: int, resolution: int, width: int, max_width: int, img_channels: int,
+                 noise: bool = True):
         super().__init__()
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
         self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
         self.blocks = nn.ModuleList()
         for r in self.resolutions:
-            self.blocks.append(SynthesisBlock(0 if r == 4 else ch(r // 2), ch(r), w_dim, r, img_channels))
+            self.blocks.append(SynthesisBlock(0 if r == 4 else ch(r // 2), ch(r), w_dim, r, img_channels, noise))
         # Block b reads ws[start_b : start_b + num_conv + 1]: its RGB layer shares a w with the next block's first conv.
         self.starts = []
         start = 0
@@ -118,15 +122,16 @@ class StyleGenerator(Generator):
 
     def __init__(self, z_dim: int = 128, w_dim: int = 256, map_layers: int = 2, resolution: int = 64,
                  width: int = 32, max_width: int = 256, c_dim: int = 0, channels: int = 3,
-                 mixing_prob: float = 0.9):
+                 mixing_prob: float = 0.9, noise: bool = True):
         super().__init__(z_dim=z_dim, w_dim=w_dim, map_layers=map_layers, resolution=resolution, width=width,
-                         max_width=max_width, c_dim=c_dim, channels=channels, mixing_prob=mixing_prob)
+                         max_width=max_width, c_dim=c_dim, channels=channels, mixing_prob=mixing_prob,
+                         noise=noise)
         if resolution < 4 or resolution & (resolution - 1):
             raise ValueError(f"the style-based model needs a power-of-two resolution >= 4, not {resolution}")
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.out_shape = (channels, resolution, resolution)
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, map_layers)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, width, max_width, channels)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, width, max_width, channels, noise)
         self.num_ws = self.synthesis.num_ws
         self.mixing_prob = mixing_prob
         # Set by the training loop before each training forward pass: noise inputs and style-mixing draws
@@ -167,18 +172,24 @@ class StyleGenerator(Generator):
 
 
 class DBlock(nn.Module):
-    """Residual D block at resolution r: 3x3 conv, 2x average pool, 3x3 conv; 1x1 skip; sum / sqrt(2)."""
+    """Residual D block at resolution r: 3x3 conv, 2x average pool, 3x3 conv; 1x1 skip; sum / sqrt(2).
 
-    def __init__(self, in_channels: int, out_channels: int):
+    StyleGAN2's block computes (skip(down x) + g lrelu(conv1(pool(g lrelu(conv0(x)))))) / g with
+    g = sqrt(2). Here the gains sit in the weight scales instead (conv1's in_gain g, the skip's 1/g, the
+    final g / g = 1), which is the same function without three elementwise passes. `in_gain` is the
+    gain x still owes (sqrt(2) after fromRGB, whose activation leaves it off).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, in_gain: float = 1.0):
         super().__init__()
-        self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation=True)
-        self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation=True)
-        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
+        self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation=True, in_gain=in_gain, act_gain=False)
+        self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation=True, in_gain=SQRT2, act_gain=False)
+        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False, in_gain=in_gain / SQRT2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         down = F.avg_pool2d(x, 2)  # [N, C_in, R/2, R/2]
         y = self.conv1(F.avg_pool2d(self.conv0(x), 2))  # convolving after pooling: a quarter of the FLOPs
-        return (self.skip(down) + y) * (1 / math.sqrt(2))  # [N, C_out, R/2, R/2]
+        return self.skip(down) + y  # [N, C_out, R/2, R/2]
 
 
 class StyleDiscriminator(Discriminator):
@@ -189,20 +200,22 @@ class StyleDiscriminator(Discriminator):
         self.in_shape = (channels, resolution, resolution)
         self.c_dim, self.mbstd_group = c_dim, mbstd_group
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
-        self.from_rgb = EqualConv2d(channels, ch(resolution), 1, activation=True)
+        # Activations leave StyleGAN's sqrt(2) gain to the next layer's weight scale (see DBlock).
+        deferred = resolution > 4  # (at 4 px fromRGB feeds the epilogue directly and keeps its gain)
+        self.from_rgb = EqualConv2d(channels, ch(resolution), 1, activation=True, act_gain=not deferred)
         blocks, r = [], resolution
         while r > 4:
-            blocks.append(DBlock(ch(r), ch(r // 2)))
+            blocks.append(DBlock(ch(r), ch(r // 2), in_gain=SQRT2 if not blocks else 1.0))
             r //= 2
         self.blocks = nn.Sequential(*blocks)
         c4 = ch(4)
-        self.conv = EqualConv2d(c4 + 1, c4, 3, activation=True)
-        self.fc = EqualLinear(c4 * 16, c4, activation=True)
+        self.conv = EqualConv2d(c4 + 1, c4, 3, activation=True, act_gain=False)
+        self.fc = EqualLinear(c4 * 16, c4, activation=True, in_gain=SQRT2, act_gain=False)
         self.cmap_dim = c4 if c_dim else 1
-        self.out = EqualLinear(c4, self.cmap_dim)
+        self.out = EqualLinear(c4, self.cmap_dim, in_gain=SQRT2)
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim else None
         # Creative mode (CAN): a style classifier on the same features as the real/fake score.
-        self.style_head = EqualLinear(c4, style_classes) if style_classes else None
+        self.style_head = EqualLinear(c4, style_classes, in_gain=SQRT2) if style_classes else None
 
     def input_layers(self) -> list[nn.Module]:
         """fromRGB, each resolution's block from the top, then the 4x4 epilogue's layers."""

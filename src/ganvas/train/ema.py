@@ -18,9 +18,20 @@ def ema_beta(batch_images: int, nimg: int, ema_kimg: float, rampup: float) -> fl
     return 0.5 ** (batch_images / max(ema_nimg, 1e-8))
 
 
-@torch.no_grad()
-def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    # p_ema <- p + beta (p_ema - p), i.e. lerp from p_ema toward p by (1 - beta); one fused call for all.
-    torch._foreach_lerp_(list(G_ema.parameters()), [p.detach() for p in G.parameters()], 1.0 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+class EmaUpdater:
+    """Moves G_ema's weights toward G's, p_ema <- p + beta (p_ema - p), in one fused call.
+
+    The tensor lists are gathered once: walking the modules every step costs more than the update itself
+    on a small network. Loading a state dict later copies in place, so the lists stay valid.
+    """
+
+    def __init__(self, G_ema: nn.Module, G: nn.Module):
+        self.ema_params = list(G_ema.parameters())
+        self.params = [p.detach() for p in G.parameters()]
+        self.buffers = list(zip(G_ema.buffers(), G.buffers()))
+
+    @torch.no_grad()
+    def __call__(self, beta: float) -> None:
+        torch._foreach_lerp_(self.ema_params, self.params, 1.0 - beta)  # lerp from p_ema toward p by 1 - beta
+        for b_ema, b in self.buffers:
+            b_ema.copy_(b)

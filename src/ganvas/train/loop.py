@@ -23,7 +23,7 @@ from ganvas.config import RunConfig
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sources import load_data
 from ganvas.errors import GanvasError, TrainingDiverged
-from ganvas.train.ema import ema_beta, update_ema
+from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, plot_losses, plot_series, read_stats
 from ganvas.train.steps import (Setup, build_setup, d_step, freeze_layers, g_step, lr_factor, remember_buffers,
@@ -97,6 +97,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     resumed_from = nimg
     remember_buffers(G)
     remember_buffers(D)
+    update_ema = EmaUpdater(G_ema, G)
     stats = Stats(run_dir, tensorboard=cfg.train.tensorboard, enabled=main)
     stats.truncate_after(nimg)
     grids = run_dir / "grids"
@@ -142,7 +143,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             _set_requires_grad(D_trainable, False)
             ok, loss_g = g_step(setup, cfg, stats, nimg_start)
             _count_bad(ok, bad_steps, stats, nimg_start, "G", cfg)
-            update_ema(G_ema, G, ema_beta(nimg - nimg_start, nimg, cfg.train.ema_kimg, cfg.train.ema_rampup))
+            update_ema(ema_beta(nimg - nimg_start, nimg, cfg.train.ema_kimg, cfg.train.ema_rampup))
 
             # Housekeeping at kimg boundaries: progress, stats, grids, checkpoints (main process only).
             if bar is not None:
@@ -349,6 +350,7 @@ def _save_checkpoint(run_dir: Path, s: Setup, nimg: int, bad_steps: dict[str, in
         "G_ema": s.G_ema.state_dict(), "opt_G": s.opt_G.state_dict(), "opt_D": s.opt_D.state_dict(),
         "rng": {"torch": torch.get_rng_state()}, "config": cfg.to_json(), "ganvas_version": __version__,
         "augment": {"state": s.ada.state_dict(), "acc": list(s.ada_acc)} if s.ada is not None else {},
+        "scalers": {k: v.state_dict() for k, v in (("G", s.scaler_G), ("D", s.scaler_D)) if v is not None},
     }, keep=cfg.train.keep_checkpoints)
 
 
@@ -366,6 +368,9 @@ def _restore(state: dict, s: Setup) -> tuple[int, dict[str, int]]:
     if s.ada is not None and state.get("augment"):
         s.ada.load_state_dict(state["augment"]["state"])
         s.ada_acc[:] = [float(state["augment"]["acc"][0]), int(state["augment"]["acc"][1])]
+    for name, scaler in (("G", s.scaler_G), ("D", s.scaler_D)):
+        if scaler is not None and name in state.get("scalers", {}):
+            scaler.load_state_dict(state["scalers"][name])
     return int(state["nimg"]), {"G": int(state["bad_steps_G"]), "D": int(state["bad_steps_D"])}
 
 

@@ -58,6 +58,12 @@ class Setup:
     ada: object | None = None  # the adaptive augmentation, when --aug ada (its p is part of the checkpoint)
     # Sum of sign D(real) and the number of images since the ADA controller's last adjustment.
     ada_acc: list = dataclasses.field(default_factory=lambda: [0.0, 0])
+    # fp16 only: dynamic loss scaling, one scaler per network (their gradients differ in size by orders).
+    scaler_G: torch.amp.GradScaler | None = None
+    scaler_D: torch.amp.GradScaler | None = None
+
+    def scaled(self, loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> torch.Tensor:
+        return scaler.scale(loss) if scaler is not None else loss
 
     def autocast(self):
         return autocast(self.device, self.precision)
@@ -85,6 +91,17 @@ class Setup:
             logits, style_logits = D(x, c, styles=True)
             return logits.float(), style_logits
         return D(x, c).float()
+
+    def D_pair(self, real: torch.Tensor, gen: torch.Tensor, c: torch.Tensor | None, seed: int, real_key: tuple,
+               gen_key: tuple, eager: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """D_seen of real and generated samples in one pass, for a D that scores each sample on its own:
+        the same logits (to float rounding) as two calls, with half the per-call overhead."""
+        if self.augment is not None:
+            real = self.augment(real, make_generator(seed, "aug", *real_key))
+            gen = self.augment(gen, make_generator(seed, "aug", *gen_key))
+        D = self.D if eager else self.D_fwd
+        logits = D(torch.cat([real, gen]), None if c is None else torch.cat([c, c])).float()  # [2N]
+        return logits[: len(real)], logits[len(real):]
 
     def G_train(self, z: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple) -> torch.Tensor:
         """G's training forward pass; a model's own noise (style-based noise inputs, style mixing) comes from
@@ -163,8 +180,13 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
         ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
     mode = cfg.train.compile_mode
     G_fwd, D_fwd = (torch.compile(G, mode=mode), torch.compile(D, mode=mode)) if cfg.train.compile else (G, D)
+    # fp16's 5 exponent bits underflow small gradients: scale the losses up, and the gradients back down
+    # before the update, with the scale halved on overflow and doubled after 2,000 clean steps.
+    scaler_G, scaler_D = ((torch.amp.GradScaler(device.type), torch.amp.GradScaler(device.type))
+                          if precision == "fp16" else (None, None))
     return Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
-                 precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada)
+                 precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada,
+                 scaler_G=scaler_G, scaler_D=scaler_D)
 
 
 def _batch_gpu(cfg: RunConfig, world: World) -> int:
@@ -203,30 +225,38 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
             with torch.no_grad():
                 gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("D", nimg, *tag))
             loss_r1 = loss_pen = loss_style = loss_recon = torch.zeros((), device=s.device)
-            real_out = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight), styles=creative)
-            if creative:  # D also learns to name the style of real works (CAN eq. 2)
-                real_logits, real_style = real_out
-                loss_style = torch.nn.functional.cross_entropy(real_style, real_c.to(s.device), reduction="sum")
+            # One D pass over [real; generated] where D scores samples independently, except on R1 steps:
+            # R1's double backward would then run over the generated half too, which costs more than it saves.
+            if getattr(s.D, "per_sample", False) and not creative and not r1_weight:
+                real_logits, gen_logits = s.D_pair(real_img, gen_img, c, seed, ("real", nimg, *tag),
+                                                   ("fake", nimg, *tag))
             else:
-                real_logits = real_out
-            gen_logits = s.D_seen(gen_img, c, seed, ("fake", nimg, *tag))
+                real_out = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight), styles=creative)
+                if creative:  # D also learns to name the style of real works (CAN eq. 2)
+                    real_logits, real_style = real_out
+                    loss_style = torch.nn.functional.cross_entropy(real_style, real_c.to(s.device),
+                                                                   reduction="sum")
+                else:
+                    real_logits = real_out
+                gen_logits = s.D_seen(gen_img, c, seed, ("fake", nimg, *tag))
             loss_adv = s.loss.d_loss(real_logits, gen_logits).sum()
             loss = loss_adv + loss_style
             if getattr(s.D, "reconstructs", False):  # FastGAN: D also reconstructs real images (self-supervision)
                 loss_recon = s.D.reconstruction_loss(real_img).sum()
                 loss = loss + loss_recon
             if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
-                loss_r1 = r1_penalty(real_logits, real_img).sum()
+                k = s.scaler_D.get_scale() if s.scaler_D is not None else 1.0  # fp16: input gradients scaled too
+                loss_r1 = r1_penalty(real_logits * k, real_img).sum() / (k * k)
                 loss = loss + r1_weight * loss_r1
             if s.penalty is not None:
                 D_pen = lambda x, c_: s.D_seen(x, c_, seed, ("pen", nimg, *tag), eager=True)  # noqa: E731
                 loss_pen = s.penalty(D_pen, real_img, gen_img, c, make_generator(seed, "pen", nimg, *tag)).sum()
                 loss = loss + cfg.loss.gp_weight * loss_pen
-        (loss / batch).backward()
+        s.scaled(loss / batch, s.scaler_D).backward()
         totals += torch.stack([loss_adv.detach(), loss_r1.detach(), loss_pen.detach(), real_logits.detach().sum(),
                                gen_logits.detach().sum(), real_logits.detach().sign().sum(),
                                loss_style.detach(), loss_recon.detach()]).double()
-    ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world)
+    ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world, s.scaler_D)
     means = (totals / batch).tolist()
     if r1_weight:
         stats.add("Loss/D/r1", means[1])
@@ -273,9 +303,9 @@ def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
                 gen_logits = out
             loss_adv = s.loss.g_loss(gen_logits).sum()
             loss = loss_adv + cfg.loss.creative_weight * loss_amb
-        (loss / batch).backward()
+        s.scaled(loss / batch, s.scaler_G).backward()
         totals += torch.stack([loss_adv.detach(), loss_amb.detach(), entropy.detach()]).double()
-    ok, totals = reduce_and_step(s.opt_G, s.G, totals, s.world)
+    ok, totals = reduce_and_step(s.opt_G, s.G, totals, s.world, s.scaler_G)
     means = (totals / batch).tolist()
     stats.add("Loss/G/adv", means[0])
     if creative:
@@ -295,14 +325,17 @@ def style_ambiguity(style_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: torch.Tensor,
-                    world: World) -> tuple[bool, torch.Tensor]:
+                    world: World, scaler: torch.amp.GradScaler | None = None) -> tuple[bool, torch.Tensor]:
     """Sum gradients and `totals` over processes, then step, unless anything is non-finite.
 
     A skipped step leaves no trace: gradients are dropped, and batch-norm running statistics updated by
     the step's forward passes are restored. Every process sees the same summed values, so every process
-    makes the same decision. Returns (applied, summed totals on the CPU).
+    makes the same decision. With fp16 loss scaling (`scaler`), the summed gradients are unscaled before
+    the check, and the scale is updated either way (halved after an overflow). Returns (applied, summed
+    totals on the CPU).
     """
-    params = [p for p in net.parameters() if p.grad is not None]
+    # The optimizer's own list: cheaper than walking the modules every step, and the same tensors.
+    params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
     if world.size > 1:  # one collective carries every gradient and the totals
         flat = torch.cat([p.grad.flatten() for p in params] + [totals.to(params[0].grad.dtype if params
                                                                           else torch.float32)])
@@ -312,18 +345,26 @@ def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: to
             p.grad.copy_(flat[offset: offset + p.numel()].view_as(p.grad))
             offset += p.numel()
         totals = flat[-len(totals):].double()
+    if scaler is not None:
+        scaler.unscale_(opt)  # true gradient sizes; notes any inf/NaN for scaler.update()
     totals = totals.cpu()
     grads_finite = not params or bool(torch.isfinite(torch.stack(torch._foreach_norm([p.grad for p in params]))).all())
     if not (grads_finite and bool(torch.isfinite(totals).all())):
         opt.zero_grad(set_to_none=True)
         restore_buffers(net)
+        if scaler is not None:
+            scaler.update()
         return False, totals
-    opt.step()
+    opt.step()  # (not scaler.step: the gradients are unscaled and checked already)
+    if scaler is not None:
+        scaler.update()
     remember_buffers(net)
     return True, totals
 
 
 def remember_buffers(net: torch.nn.Module) -> None:
+    if getattr(net, "_ganvas_good_buffers", None) == []:
+        return  # no buffers (checked once): nothing to remember
     net._ganvas_good_buffers = [b.detach().clone() for b in net.buffers()]  # small: BN statistics only
 
 

@@ -23,8 +23,8 @@ def cpu_has_fast_bf16() -> bool:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """auto -> bf16 where the hardware runs it natively, else fp32."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"train.precision={precision!r}: choose auto, fp32 or bf16")
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ConfigError(f"train.precision={precision!r}: choose auto, fp32, bf16 or fp16")
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -34,8 +34,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def autocast(device: torch.device, precision: str):
     """Mixed precision for forward passes: weights, optimizer state and losses stay float32."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision in ("bf16", "fp16"):
+        return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
     return contextlib.nullcontext()
 
 
