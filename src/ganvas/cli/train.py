@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ganvas.cli.common import positive_float, positive_int
+from ganvas.config import PRECISIONS
 
 
 @click.command("train")
@@ -48,7 +49,7 @@ from ganvas.cli.common import positive_float, positive_int
               help="Transfer learning: start from another run's weights (same model, widths and resolution).")
 @click.option("--freeze-d", "freeze_d", type=int, default=None,
               help="Keep D's first N layers (from the image side) fixed: Freeze-D, for fine-tuning on few images.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Forward-pass precision: bf16 or fp16 autocast (fp16 with loss scaling), fp32, or auto "
                    "(bf16 where the hardware runs it natively). [default: auto]")
 @click.option("--gpus", type=int, default=None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ganvas.config import PRECISIONS
 from ganvas.errors import ConfigError
 
 
@@ -23,8 +24,8 @@ def cpu_has_fast_bf16() -> bool:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """auto -> bf16 where the hardware runs it natively, else fp32."""
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ConfigError(f"train.precision={precision!r}: choose auto, fp32, bf16 or fp16")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"train.precision={precision!r}: choose {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
