@@ -4,6 +4,7 @@
 #   benchmarks/quality_bar.sh OUT_DIR style-vs-dcgan [MINUTES]   # emoji at 64 px: preset auto vs the DCGAN
 #   benchmarks/quality_bar.sh OUT_DIR ada-100 [MINUTES]          # 100 emoji at 32 px: ADA vs no augmentation
 #   benchmarks/quality_bar.sh OUT_DIR creative [MINUTES]         # emoji at 32 px: conditional vs creative
+#   benchmarks/quality_bar.sh OUT_DIR tiny-64 [MINUTES]          # 100 emoji at 64 px: style+ADA vs FastGAN+DiffAugment
 #
 # Every run trains for the same training time (--minutes), logs KID against its training data during
 # training (metrics.jsonl: KID vs kimg), and is scored at the end with `ganvas metrics` (and the leak
@@ -23,6 +24,20 @@ train() {  # name, args...
   "$PY" -m ganvas train --out "$OUT/$name" "${common[@]}" "$@" >"$OUT/$name.log" 2>&1
 }
 
+tiny_pair() {  # resolution, name1, "args1", name2, "args2": a pair on 100 emoji, scored with KID, FID and the leak check
+  local res=$1 sub="$OUT/emoji100"
+  [ -d "$sub" ] || "$PY" benchmarks/emoji_subset.py --num 100 --resolution 64 --out "$sub"
+  # shellcheck disable=SC2086  # the args strings are meant to split into flags
+  train "$2" --data "$sub" --resolution "$res" --preset auto $3 --metrics kid --metrics-every 5 &
+  # shellcheck disable=SC2086
+  train "$4" --data "$sub" --resolution "$res" --preset auto $5 --metrics kid --metrics-every 5 &
+  wait
+  for r in "$2" "$4"; do
+    "$PY" -m ganvas metrics "$OUT/$r" --ref emoji --metrics kid,fid --num 1636 --json >"$OUT/$r.metrics.json"
+    "$PY" -m ganvas leak "$OUT/$r" --ref emoji --num 500 >"$OUT/$r.leak.txt"
+  done
+}
+
 case "$PAIR" in
   style-vs-dcgan)
     train style --data emoji --resolution 64 --preset auto --metrics kid --metrics-every 10 &
@@ -32,16 +47,11 @@ case "$PAIR" in
       "$PY" -m ganvas metrics "$OUT/$r" --ref emoji --metrics kid,fid,pr --num 1636 --json >"$OUT/$r.metrics.json"
     done
     ;;
-  ada-100)
-    SUB="$OUT/emoji100"
-    [ -d "$SUB" ] || "$PY" benchmarks/emoji_subset.py --num 100 --resolution 64 --out "$SUB"
-    train ada --data "$SUB" --resolution 32 --preset auto --metrics kid --metrics-every 5 &
-    train noaug --data "$SUB" --resolution 32 --preset auto --aug none --metrics kid --metrics-every 5 &
-    wait
-    for r in ada noaug; do
-      "$PY" -m ganvas metrics "$OUT/$r" --ref emoji --metrics kid --num 1636 --json >"$OUT/$r.metrics.json"
-      "$PY" -m ganvas leak "$OUT/$r" --ref emoji --num 500 >"$OUT/$r.leak.txt"
-    done
+  ada-100)  # style-based at 32 px: ADA against no augmentation
+    tiny_pair 32 ada "--model stylegan --aug ada" noaug "--model stylegan --aug none"
+    ;;
+  tiny-64)  # 64 px: the style-based model with ADA against FastGAN with DiffAugment
+    tiny_pair 64 style "--model stylegan --aug ada" fastgan "--model fastgan --aug diffaugment"
     ;;
   creative)
     train conditional --data emoji --labels subdirs --preset demo --kimg 100000 &

@@ -60,9 +60,12 @@ def test_parse_set():
 def test_auto_preset_follows_dataset_size_and_resolution():
     from ganvas.config import auto_preset
 
-    small = build_config("auto", num_images=50)
+    tiny = build_config("auto", num_images=50)  # a tiny set: the few-shot model with DiffAugment
+    assert (tiny.model.name, tiny.aug.name, tiny.train.batch, tiny.model.max_width) == ("fastgan", "diffaugment",
+                                                                                        16, 128)
+    small = build_config("auto", {"model.name": "stylegan"}, num_images=50)  # the user's model gets its settings
     assert (small.model.name, small.aug.name, small.train.batch) == ("stylegan", "ada", 16)
-    assert small.model.max_width == 128  # narrow for tiny sets
+    assert small.model.max_width == 128 and small.model.w_dim == 128  # narrow for tiny sets
     assert small.loss.r1_gamma == pytest.approx(0.0002 * 32 ** 2 / 16, abs=1e-4) and small.loss.r1_interval == 16
     big = build_config("auto", {"data.resolution": 128}, num_images=20000)
     assert big.train.batch == 32 and big.model.width == 16 and big.model.max_width == 256
@@ -83,7 +86,8 @@ def test_auto_preset_from_the_cli_says_what_it_chose(tmp_path):
     art = make_art_folder(tmp_path / "art", n=12)
     proc = run_cli("train", "--data", str(art), "--preset", "auto", "--batch", "4", "--dry-run", check=True)
     assert "preset auto for 12 images at 32 px" in proc.stderr and "your settings win: train.batch" in proc.stderr
+    assert "model fastgan (a light few-shot GAN" in proc.stderr and "DiffAugment" in proc.stderr
     cfg = json.loads(proc.stdout)
-    assert cfg["model"]["name"] == "stylegan" and cfg["train"]["batch"] == 4
+    assert cfg["model"]["name"] == "fastgan" and cfg["aug"]["name"] == "diffaugment" and cfg["train"]["batch"] == 4
     bad = run_cli("train", "--data", "ring8", "--preset", "auto", "--dry-run")
     assert bad.returncode == 2 and "image data" in bad.stderr

@@ -119,19 +119,37 @@ def test_leak_cli_on_a_run(tmp_path):
 
 def test_samples_far_from_the_data_are_inconclusive_not_a_leak(fx, real):
     # Blotches of the glyphs' colours at random places: no glyph, so nearest-neighbour votes are arbitrary
-    # and lean towards rot90's two candidates per image. Without the distance gate that reads as a leak.
+    # and lean towards rot90's two candidates per image. Without the gates that reads as a leak.
     rng = np.random.default_rng(5)
     gen = np.repeat(np.repeat(rng.choice([10, 240], (150, 3, 4, 4)).astype(np.uint8), 8, axis=2), 8, axis=3)
-    ungated = leak_check(real, gen, fx, transforms=("rot90", "vflip"), max_distance_ratio=float("inf"),
-                         batch_size=1024)
-    assert ungated.leaked
-    report = leak_check(real, gen, fx, transforms=("rot90", "vflip"), batch_size=1024)
+    kw = dict(transforms=("rot90", "vflip"), batch_size=1024)
+    assert leak_check(real, gen, fx, max_distance_ratio=float("inf"), min_margin_ratio=0, **kw).leaked
+    far = leak_check(real, gen, fx, min_margin_ratio=0, **kw)  # the distance gate alone holds
+    assert not far.leaked and all(t.distance_ratio > 1.2 and not t.conclusive for t in far.transforms.values())
+    faint = leak_check(real, gen, fx, max_distance_ratio=float("inf"), **kw)  # so does the margin gate alone
+    assert not faint.leaked and all(t.margin_ratio < 0.75 and not t.conclusive for t in faint.transforms.values())
+    report = leak_check(real, gen, fx, **kw)
     assert not report.leaked
     for t in report.transforms.values():
-        assert t.distance_ratio > 1.2 and not t.conclusive and t.state == "inconclusive"
-    assert "inconclusive for rot90, vflip" in report.summary
+        assert not t.conclusive and t.state == "inconclusive"
+    assert "inconclusive for rot90, vflip" in report.summary and "as decisive as real images'" in report.summary
+
+
+def test_samples_without_orientation_are_inconclusive_by_their_vote_margins(fx, real, fresh):
+    # Each glyph overlaid with its mirror image: near the data in shape and colour, but symmetric under vflip,
+    # so a vote between upright and flipped references is decided by a hair (it reads as a leak ungated).
+    gen = np.maximum(fresh, fresh[:, :, ::-1]).copy()
+    ungated = leak_check(real, gen, fx, transforms=("vflip",), batch_size=1024, max_distance_ratio=float("inf"),
+                         min_margin_ratio=0)
+    assert ungated.leaked
+    report = leak_check(real, gen, fx, transforms=("vflip",), batch_size=1024, max_distance_ratio=float("inf"))
+    vflip = report.transforms["vflip"]
+    assert vflip.margin_ratio < 0.5 and not vflip.conclusive and not report.leaked
 
 
 def test_distance_ratio_is_about_one_for_fresh_samples_and_leaks_of_them(fx, real, fresh):
     report = leak_check(real, np.rot90(fresh, 2, axes=(2, 3)).copy(), fx, transforms=("rot180",), batch_size=1024)
     assert 0.8 < report.transforms["rot180"].distance_ratio < 1.2 and report.transforms["rot180"].flagged
+    assert report.transforms["rot180"].margin_ratio > 0.75  # a real leak's votes are as decisive as real images'
+    fresh_report = leak_check(real, fresh, fx, transforms=("rot90", "vflip"), batch_size=1024)
+    assert all(t.margin_ratio > 0.75 and t.conclusive for t in fresh_report.transforms.values())

@@ -177,3 +177,51 @@ def test_without_noise_inputs_training_output_ignores_the_noise_generator_and_al
     torch.testing.assert_close(out[0], out[1])
     out[0].square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for n, p in G.named_parameters() if n != "mapping.w_avg")
+
+
+def _sized(resolution):
+    """The same family at another resolution: width x resolution constant, as the auto preset keeps it."""
+    cfg = ModelConfig(z_dim=8, width=128 // resolution, max_width=32, w_dim=16, map_layers=2, noise=False)
+    return MODELS.get("stylegan").build(cfg, DataInfo("image", resolution=resolution))
+
+
+def test_a_grown_generator_first_draws_the_smaller_ones_images_upsampled():
+    G8, D8 = _sized(8)
+    G16, D16 = _sized(16)
+    state, new = G16.state_at_my_resolution(G8.state_dict())
+    assert new and all(k.startswith("synthesis.blocks.2.") for k in new)  # only the 16 px block is new
+    G16.load_state_dict(state)
+    z = _z(3)
+    with torch.no_grad():  # (training mode: no clamp, so the skip sum is exact)
+        small, big = G8(z), G16(z)
+    torch.testing.assert_close(big, F.interpolate(small, scale_factor=2, mode="bilinear", align_corners=False))
+    # The new block learns: its RGB output's weight gets a gradient from the first step.
+    G16(z).square().sum().backward()
+    assert G16.synthesis.blocks[2].torgb.conv.weight.grad.abs().sum() > 0
+
+
+def test_a_grown_discriminator_keeps_the_lower_blocks_and_epilogue_under_new_names():
+    _, D8 = _sized(8)
+    _, D16 = _sized(16)
+    state, new = D16.state_at_my_resolution(D8.state_dict())
+    assert {".".join(k.split(".")[:2]) if k.startswith("blocks") else k.split(".")[0] for k in new} == \
+        {"from_rgb", "blocks.0"}
+    D16.load_state_dict(state)
+    torch.testing.assert_close(D16.blocks[1].conv0.weight, D8.blocks[0].conv0.weight)
+    torch.testing.assert_close(D16.fc.weight, D8.fc.weight)
+    # Shrinking: the 8 px D takes the 16 px one's lower block and epilogue; only fromRGB is new.
+    _, D8b = _sized(8)
+    state, new = D8b.state_at_my_resolution(D16.state_dict())
+    assert {k.split(".")[0] for k in new} == {"from_rgb"}
+    D8b.load_state_dict(state)
+    torch.testing.assert_close(D8b.blocks[0].conv1.weight, D16.blocks[1].conv1.weight)
+
+
+def test_transfer_across_resolutions_refuses_other_widths_and_the_same_resolution():
+    G8, _ = _sized(8)
+    wide = MODELS.get("stylegan").build(ModelConfig(z_dim=8, width=32, max_width=64, w_dim=16, map_layers=2),
+                                        DataInfo("image", resolution=16))[0]
+    with pytest.raises(ValueError, match="keep model.width x resolution the same"):
+        wide.state_at_my_resolution(G8.state_dict())
+    with pytest.raises(ValueError, match="same resolution"):
+        _sized(8)[0].state_at_my_resolution(G8.state_dict())

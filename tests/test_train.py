@@ -269,6 +269,32 @@ def test_transfer_with_freeze_d_keeps_the_first_layers_and_refuses_misfits(finis
     assert too_many.returncode == 2 and "freeze at most" in too_many.stderr
 
 
+def test_style_based_transfer_to_twice_the_resolution_carries_the_shared_layers(tmp_path, art):
+    def cfg(resolution, **extra):
+        return build_config(overrides={
+            "data.source": str(art), "data.resolution": resolution, "model.name": "stylegan",
+            "model.width": 128 // resolution, "model.max_width": 32, "model.w_dim": 16, "model.z_dim": 8,
+            "model.noise": False, "train.batch": 16, "train.kimg": 0.032, "train.tensorboard": False,
+            "train.grid_size": 4, **extra})
+
+    train(cfg(8), tmp_path / "small", progress=False, log=lambda m: None)
+    logs = []
+    train(cfg(16, **{"train.resume_from": str(tmp_path / "small"), "train.kimg": 0.016}), tmp_path / "big",
+          progress=False, log=logs.append)
+    assert any("at 16 px G adds synthesis.blocks.2 and D adds from_rgb, blocks.0, which start fresh" in m
+               for m in logs), logs
+    small = torch.load(sorted((tmp_path / "small" / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    big = torch.load(sorted((tmp_path / "big" / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    # The 4 px constant and D's epilogue started from the small run's and moved only a little in one step.
+    for net, key in (("G", "synthesis.blocks.0.const"), ("D", "fc.weight")):
+        diff = (big[net][key] - small[net][key]).abs().mean()
+        assert diff < 0.1 * small[net][key].abs().mean(), (net, key, diff)
+    assert ganvas.load(tmp_path / "big").generate_array([0]).shape == (1, 3, 16, 16)
+    with pytest.raises(GanvasError, match="would freeze D layers that are new at this resolution"):
+        train(cfg(16, **{"train.resume_from": str(tmp_path / "small"), "train.freeze_d": 1}), tmp_path / "frozen",
+              progress=False, log=lambda m: None)
+
+
 def test_minutes_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path, art, finished_run):
     out = tmp_path / "timed"
     args = ["train", "--data", str(art), "--out", str(out), "--kimg", "0.5", "--checkpoint-kimg", "0.128",

@@ -46,7 +46,8 @@ from ganvas.config import PRECISIONS
               help="Creative mode (CAN): an unconditional G learns to make works D accepts as art but cannot "
                    "assign to any of the known styles (needs --labels subdirs).")
 @click.option("--resume-from", "resume_from", default=None, type=click.Path(),
-              help="Transfer learning: start from another run's weights (same model, widths and resolution).")
+              help="Transfer learning: start from another run's weights (same model and widths). The style-based "
+                   "model may change resolution: the layers both sizes share carry over.")
 @click.option("--freeze-d", "freeze_d", type=int, default=None,
               help="Keep D's first N layers (from the image side) fixed: Freeze-D, for fine-tuning on few images.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
@@ -117,7 +118,7 @@ def _auto_config(overrides: dict, progress: bool):
     if base.data.source in POINT_SOURCES:
         raise ConfigError("--preset auto chooses settings for image data; 2-D sets train with the default preset")
     num_images = len(load_data(base.data, progress=progress))  # cached: training reuses this pass
-    chosen, reasons = auto_preset(base.data.resolution, num_images)
+    chosen, reasons = auto_preset(base.data.resolution, num_images, overrides.get("model.name"))
     click.echo(f"preset auto for {num_images} images at {base.data.resolution} px:", err=True)
     for r in reasons:
         click.echo(f"  - {r}", err=True)

@@ -17,7 +17,20 @@ from torch import nn
 from ganvas.errors import ConfigError
 
 
-class Generator(nn.Module):
+class Resizable:
+    """What transfer learning to another resolution asks of a network (`--resume-from` with another
+    `--resolution`)."""
+
+    def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """Another run's state dict of this model trained at another resolution, turned into a full state
+        dict for this network, and the names of the layers this network adds (which keep their fresh
+        values). Raises ValueError when this model's layers depend on the resolution in a way that
+        cannot carry over."""
+        raise ValueError("this model's layer shapes change with the resolution, so it cannot be transferred "
+                         "to another one")
+
+
+class Generator(Resizable, nn.Module):
     z_dim: int
     c_dim: int
     out_shape: tuple[int, ...]
@@ -33,7 +46,7 @@ class Generator(nn.Module):
             raise ValueError(f"this generator is conditional: c must be [N, {self.c_dim}]")
 
 
-class Discriminator(nn.Module):
+class Discriminator(Resizable, nn.Module):
     # True when D scores every sample on its own (no batch norm, no minibatch statistics). The D step then
     # scores real and generated samples in one pass, which halves the per-call overhead of a small D.
     per_sample: bool = False

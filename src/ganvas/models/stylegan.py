@@ -19,6 +19,7 @@ no path-length regulariser. Outputs are unbounded while training (as in StyleGAN
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,23 @@ def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
 
 def _normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+def _carry_over(mine: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> tuple[dict, list[str]]:
+    """`mine` with every tensor of `theirs` (already renamed to my keys) that this network has; the keys
+    that stay fresh. A shared key whose shape differs means the widths differ."""
+    for k, v in theirs.items():
+        if k in mine and tuple(v.shape) != tuple(mine[k].shape):
+            raise ValueError(f"{k} is {tuple(v.shape)} there and {tuple(mine[k].shape)} here: the channels at each "
+                             f"size must match, so keep model.width x resolution the same (the auto preset does)")
+    state = dict(mine)
+    state.update({k: v for k, v in theirs.items() if k in mine})
+    return state, [k for k in mine if k not in theirs]
+
+
+def _num_blocks(state: dict[str, torch.Tensor], prefix: str) -> int:
+    found = [int(m[1]) for k in state if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))]
+    return max(found) + 1 if found else 0
 
 
 class MappingNetwork(nn.Module):
@@ -161,6 +179,19 @@ class StyleGenerator(Generator):
                 ws[:, cutoff:] = self.map(z2, c, update_w_avg=False)[:, cutoff:]
         return self.render(ws, gen)
 
+    def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """Blocks are numbered from 4 px up, so every block keeps its name at any resolution. A larger G takes
+        all of a smaller one's layers and adds blocks on top whose RGB outputs start at zero: it first draws
+        the smaller model's images, upsampled. A smaller G keeps the lower blocks: it draws the larger
+        model's image as it stands at this size in the skip sum."""
+        if _num_blocks(theirs, "synthesis.blocks.") == len(self.synthesis.blocks):
+            raise ValueError("both are at the same resolution, so something else differs")
+        state, new = _carry_over(self.state_dict(), theirs)
+        for k in new:
+            if re.fullmatch(r"synthesis\.blocks\.\d+\.torgb\.(conv\.weight|bias)", k):
+                state[k] = torch.zeros_like(state[k])
+        return state, new
+
     def render(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
         """Images from per-layer styles ws [N, num_ws, w_dim]: the entry point for style mixing."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
@@ -216,6 +247,24 @@ class StyleDiscriminator(Discriminator):
         self.embed = EqualLinear(c_dim, self.cmap_dim) if c_dim else None
         # Creative mode (CAN): a style classifier on the same features as the real/fake score.
         self.style_head = EqualLinear(c4, style_classes, in_gain=SQRT2) if style_classes else None
+
+    def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """Blocks are numbered from the top resolution down: block i of a D with k more blocks than the other
+        is the other's block i - k. fromRGB reads the image at the top resolution, so it starts fresh, as do
+        the blocks above the other's resolution; the blocks below it and the 4x4 epilogue carry over."""
+        shift = len(self.blocks) - _num_blocks(theirs, "blocks.")
+        if shift == 0:
+            raise ValueError("both are at the same resolution, so something else differs")
+        renamed = {}
+        for k, v in theirs.items():
+            if k.startswith("from_rgb."):
+                continue
+            if m := re.match(r"blocks\.(\d+)\.(.*)", k):
+                if int(m[1]) + shift < 0:
+                    continue  # a block above this D's resolution
+                k = f"blocks.{int(m[1]) + shift}.{m[2]}"
+            renamed[k] = v
+        return _carry_over(self.state_dict(), renamed)
 
     def input_layers(self) -> list[nn.Module]:
         """fromRGB, each resolution's block from the top, then the 4x4 epilogue's layers."""

@@ -89,7 +89,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
         nimg, bad_steps = _restore(state, setup)
         log(f"resuming {run_dir} from {nimg / 1000:g} kimg ({Path(state['path']).name})")
     elif cfg.train.resume_from:
-        log(_start_from(cfg.train.resume_from, setup))
+        log(_start_from(cfg.train.resume_from, setup, cfg.train.freeze_d))
     frozen = freeze_layers(D, cfg.train.freeze_d)
     D_trainable = [p for p in D.parameters() if p.requires_grad]  # what the D step trains (Freeze-D keeps the rest)
     if frozen:
@@ -374,8 +374,12 @@ def _restore(state: dict, s: Setup) -> tuple[int, dict[str, int]]:
     return int(state["nimg"]), {"G": int(state["bad_steps_G"]), "D": int(state["bad_steps_D"])}
 
 
-def _start_from(other: str, s: Setup) -> str:
-    """Transfer learning: load another run's latest G, D and G_ema (not its optimizer state or image count)."""
+def _start_from(other: str, s: Setup, freeze_d: int = 0) -> str:
+    """Transfer learning: load another run's latest G, D and G_ema (not its optimizer state or image count).
+
+    At another resolution, a model that can grow or shrink (the style-based one) carries over the layers
+    both resolutions share and says which layers start fresh; other models refuse with the reason.
+    """
     other_dir = Path(other).expanduser()
     if not other_dir.is_dir():
         raise GanvasError(f"--resume-from {other_dir}: no such run folder")
@@ -389,22 +393,49 @@ def _start_from(other: str, s: Setup) -> str:
     if theirs_model not in (None, "auto", s.model_name):
         raise GanvasError(f"--resume-from {other_dir}: it trained a {theirs_model!r} model, this run trains "
                           f"{s.model_name!r}; pass --model {theirs_model} (and its widths) to continue from it")
+    added: dict[str, list[str]] = {}
     for name, net in (("G", s.G), ("D", s.D), ("G_ema", s.G_ema)):
         mine = net.state_dict()
         theirs = state[name]
         bad = [k for k in mine if k not in theirs or tuple(theirs[k].shape) != tuple(mine[k].shape)]
         extra = [k for k in theirs if k not in mine]
         if bad or extra:
-            k = (bad or extra)[0]
-            got = tuple(theirs[k].shape) if k in theirs else "missing"
-            want = tuple(mine[k].shape) if k in mine else "missing"
-            raise GanvasError(
-                f"--resume-from {other_dir}: its {name} does not fit this config ({len(bad) + len(extra)} tensors "
-                f"differ, e.g. {k}: {got} there, {want} here). The model, its widths, z size, the number of classes "
-                f"and the resolution must match: this model's layer shapes change with the resolution, so it "
-                f"cannot be transferred to another one.")
+            try:  # another resolution: the model carries over what it can, if it can
+                theirs, added[name] = net.state_at_my_resolution(theirs)
+            except ValueError as e:
+                k = (bad or extra)[0]
+                got = tuple(state[name][k].shape) if k in state[name] else "missing"
+                want = tuple(mine[k].shape) if k in mine else "missing"
+                raise GanvasError(
+                    f"--resume-from {other_dir}: its {name} does not fit this config ({len(bad) + len(extra)} "
+                    f"tensors differ, e.g. {k}: {got} there, {want} here). The model, its widths, z size, the "
+                    f"number of classes and the resolution must match ({e}).") from None
         net.load_state_dict(theirs)
-    return f"starting from the weights of {other_dir} ({Path(state['path']).name}, {int(state['nimg']) / 1000:g} kimg)"
+    message = (f"starting from the weights of {other_dir} ({Path(state['path']).name}, "
+               f"{int(state['nimg']) / 1000:g} kimg)")
+    if added:
+        new_D = _layer_names(added.get("D", []))
+        message += (f"; at {s.info.resolution} px G adds {', '.join(_layer_names(added.get('G', []))) or 'nothing'} "
+                    f"and D adds {', '.join(new_D) or 'nothing'}, which start fresh")
+        names = {id(m): n for n, m in s.D.named_modules()}
+        clash = [names.get(id(m)) for m in s.D.input_layers()[:max(0, freeze_d)] if names.get(id(m)) in new_D]
+        if clash:
+            raise GanvasError(f"--freeze-d {freeze_d} would freeze D layers that are new at this resolution "
+                              f"({', '.join(clash)}) at their random start; freeze none at another resolution")
+    return message
+
+
+def _layer_names(keys: list[str]) -> list[str]:
+    """Layer names of state-dict keys, in order: 'blocks.0.conv0.weight' -> 'blocks.0', 'from_rgb.bias' ->
+    'from_rgb'."""
+    names: list[str] = []
+    for k in keys:
+        parts = k.split(".")
+        depth = next((i + 2 for i, p in enumerate(parts) if p == "blocks"), 1)
+        name = ".".join(parts[:depth])
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _facts(cfg: RunConfig, data, s: Setup, nimg: int) -> dict:
