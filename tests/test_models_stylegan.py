@@ -67,6 +67,25 @@ def test_style_mixing_with_one_w_equals_no_mixing_and_another_w_changes_the_imag
         assert not torch.allclose(G.render(mixed), plain)
 
 
+def test_mixing_drawn_outside_equals_mixing_drawn_inside_and_takes_later_layers_from_the_second_z():
+    G, _ = _build()
+    G.train()
+    z = _z(3, 4)
+    with torch.no_grad():
+        G.noise_gen = torch.Generator().manual_seed(9)
+        inside = G(z)
+        G.noise_gen = torch.Generator().manual_seed(9)
+        mix = G.draw_mixing(z, G.noise_gen)
+        assert mix is not None  # (this seed mixes)
+        outside = G(z, mix=mix)
+        torch.testing.assert_close(outside, inside, rtol=0, atol=0)
+        z2, cutoff = mix
+        ws = G.map(z, update_w_avg=False)
+        ws[:, int(cutoff):] = G.map(z2, update_w_avg=False)[:, int(cutoff):]
+        torch.testing.assert_close(inside, G.render(ws), rtol=0, atol=0)
+        assert not torch.equal(G(z, mix=None), inside)
+
+
 def test_training_noise_comes_from_the_given_generator_only():
     G, _ = _build()
     G.mixing_prob = 0.0

@@ -168,16 +168,29 @@ class StyleGenerator(Generator):
         return ws
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+                truncation_cutoff: int | None = None, mix: tuple | None | bool = True) -> torch.Tensor:
+        """`mix`: style mixing while training with a `noise_gen`. True draws it here (`draw_mixing`); the
+        training loop draws it outside instead and passes (z2, cutoff) or None, so that a compiled G sees
+        tensors only (no host-side random draws to break the graph, no cutoff value to specialise on)."""
         ws = self.map(z, c, truncation_psi, truncation_cutoff)
         gen = self.noise_gen if self.training else None
-        if gen is not None and self.mixing_prob > 0:
-            # Style-mixing regularisation (StyleGAN sec. 3.1): from a random layer on, use another z's w.
-            if torch.rand([], generator=gen).item() < self.mixing_prob:
-                cutoff = int(torch.randint(1, self.num_ws, [], generator=gen))
-                z2 = torch.randn(z.shape, generator=gen).to(z)
-                ws[:, cutoff:] = self.map(z2, c, update_w_avg=False)[:, cutoff:]
+        if mix is True:
+            mix = self.draw_mixing(z, gen)
+        if mix:  # from layer `cutoff` on, the w of another z
+            z2, cutoff = mix
+            later = (torch.arange(self.num_ws, device=ws.device) >= cutoff.to(ws.device))[None, :, None]
+            ws = torch.where(later, self.map(z2, c, update_w_avg=False), ws)
         return self.render(ws, gen)
+
+    def draw_mixing(self, z: torch.Tensor, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Style-mixing regularisation (StyleGAN sec. 3.1): with probability mixing_prob, (another z [N, z_dim],
+        the first layer to take its w, a 0-d tensor); None otherwise or without a generator."""
+        if gen is None or not self.training or self.mixing_prob <= 0:
+            return None
+        if torch.rand([], generator=gen).item() >= self.mixing_prob:
+            return None
+        cutoff = torch.randint(1, self.num_ws, [], generator=gen)
+        return torch.randn(z.shape, generator=gen).to(z), cutoff
 
     def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
         """Blocks are numbered from 4 px up, so every block keeps its name at any resolution. A larger G takes

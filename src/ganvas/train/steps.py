@@ -108,6 +108,8 @@ class Setup:
         (seed, key), so a resumed run draws what an uninterrupted one would have."""
         if hasattr(self.G, "noise_gen"):
             self.G.noise_gen = make_generator(seed, "noise", *key)
+        if hasattr(self.G, "draw_mixing"):  # drawn here, outside a compiled G
+            return self.G_fwd(z, c, mix=self.G.draw_mixing(z, self.G.noise_gen))
         return self.G_fwd(z, c)
 
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
