@@ -208,7 +208,7 @@ def test_a_grown_generator_first_draws_the_smaller_ones_images_upsampled():
     G8, D8 = _sized(8)
     G16, D16 = _sized(16)
     state, new = G16.state_at_my_resolution(G8.state_dict())
-    assert new and all(k.startswith("synthesis.blocks.2.") for k in new)  # only the 16 px block is new
+    assert new == ["synthesis.blocks.2"]  # only the 16 px block is new
     G16.load_state_dict(state)
     z = _z(3)
     with torch.no_grad():  # (training mode: no clamp, so the skip sum is exact)
@@ -223,17 +223,25 @@ def test_a_grown_discriminator_keeps_the_lower_blocks_and_epilogue_under_new_nam
     _, D8 = _sized(8)
     _, D16 = _sized(16)
     state, new = D16.state_at_my_resolution(D8.state_dict())
-    assert {".".join(k.split(".")[:2]) if k.startswith("blocks") else k.split(".")[0] for k in new} == \
-        {"from_rgb", "blocks.0"}
+    assert new == ["from_rgb", "blocks.0"]
     D16.load_state_dict(state)
     torch.testing.assert_close(D16.blocks[1].conv0.weight, D8.blocks[0].conv0.weight)
     torch.testing.assert_close(D16.fc.weight, D8.fc.weight)
     # Shrinking: the 8 px D takes the 16 px one's lower block and epilogue; only fromRGB is new.
     _, D8b = _sized(8)
     state, new = D8b.state_at_my_resolution(D16.state_dict())
-    assert {k.split(".")[0] for k in new} == {"from_rgb"}
+    assert new == ["from_rgb"]
     D8b.load_state_dict(state)
     torch.testing.assert_close(D8b.blocks[0].conv1.weight, D16.blocks[1].conv1.weight)
+
+
+def test_a_grown_generator_with_noise_inputs_lists_them_once_and_they_start_silent():
+    G8, _ = _sized(8)  # no noise inputs, as the auto preset at 64 px and below
+    cfg = ModelConfig(z_dim=8, width=8, max_width=32, w_dim=16, map_layers=2, noise=True)
+    G16, _ = MODELS.get("stylegan").build(cfg, DataInfo("image", resolution=16))
+    state, new = G16.state_at_my_resolution(G8.state_dict())
+    assert new == ["synthesis.blocks.2", "noise inputs"]
+    assert all(float(v) == 0 for k, v in state.items() if k.endswith("noise_strength"))
 
 
 def test_transfer_across_resolutions_refuses_other_widths_and_the_same_resolution():

@@ -23,11 +23,11 @@ class Resizable:
 
     def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
         """Another run's state dict of this model trained at another resolution, turned into a full state
-        dict for this network, and the names of the layers this network adds (which keep their fresh
-        values). Raises ValueError when this model's layers depend on the resolution in a way that
-        cannot carry over."""
+        dict for this network, and the names of what this network adds (layers that keep their fresh
+        values), for the log. Raises ValueError when this model's layers depend on the resolution in a
+        way that cannot carry over."""
         raise ValueError("this model's layer shapes change with the resolution, so it cannot be transferred "
-                         "to another one")
+                         "to another one; the style-based model (--model stylegan) can")
 
 
 class Generator(Resizable, nn.Module):

@@ -43,10 +43,28 @@ def _carry_over(mine: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) 
     for k, v in theirs.items():
         if k in mine and tuple(v.shape) != tuple(mine[k].shape):
             raise ValueError(f"{k} is {tuple(v.shape)} there and {tuple(mine[k].shape)} here: the channels at each "
-                             f"size must match, so keep model.width x resolution the same (the auto preset does)")
+                             f"size must match, so keep model.width x resolution the same as the other run's (the "
+                             f"auto preset does from 64 px up)")
     state = dict(mine)
     state.update({k: v for k, v in theirs.items() if k in mine})
     return state, [k for k in mine if k not in theirs]
+
+
+def _layer_names(keys: list[str]) -> list[str]:
+    """What the keys of fresh tensors amount to, in order: 'blocks.0.conv0.weight' -> 'blocks.0' (a whole block
+    below 'synthesis'), 'from_rgb.bias' -> 'from_rgb'; new noise inputs (their strengths start at 0) as one
+    entry, 'noise inputs'."""
+    names: list[str] = []
+    noise = False
+    for k in keys:
+        parts = k.split(".")
+        if parts[-1] in ("noise_strength", "noise_const"):
+            noise = True
+            continue
+        depth = next((i + 2 for i, p in enumerate(parts) if p == "blocks"), 1)
+        if ".".join(parts[:depth]) not in names:
+            names.append(".".join(parts[:depth]))
+    return names + (["noise inputs"] if noise else [])
 
 
 def _num_blocks(state: dict[str, torch.Tensor], prefix: str) -> int:
@@ -203,7 +221,7 @@ class StyleGenerator(Generator):
         for k in new:
             if re.fullmatch(r"synthesis\.blocks\.\d+\.torgb\.(conv\.weight|bias)", k):
                 state[k] = torch.zeros_like(state[k])
-        return state, new
+        return state, _layer_names(new)
 
     def render(self, ws: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
         """Images from per-layer styles ws [N, num_ws, w_dim]: the entry point for style mixing."""
@@ -277,7 +295,8 @@ class StyleDiscriminator(Discriminator):
                     continue  # a block above this D's resolution
                 k = f"blocks.{int(m[1]) + shift}.{m[2]}"
             renamed[k] = v
-        return _carry_over(self.state_dict(), renamed)
+        state, new = _carry_over(self.state_dict(), renamed)
+        return state, _layer_names(new)
 
     def input_layers(self) -> list[nn.Module]:
         """fromRGB, each resolution's block from the top, then the 4x4 epilogue's layers."""

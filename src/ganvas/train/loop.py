@@ -414,8 +414,8 @@ def _start_from(other: str, s: Setup, freeze_d: int = 0) -> str:
     message = (f"starting from the weights of {other_dir} ({Path(state['path']).name}, "
                f"{int(state['nimg']) / 1000:g} kimg)")
     if added:
-        new_D = _layer_names(added.get("D", []))
-        message += (f"; at {s.info.resolution} px G adds {', '.join(_layer_names(added.get('G', []))) or 'nothing'} "
+        new_D = added.get("D", [])
+        message += (f"; at {s.info.resolution} px G adds {', '.join(added.get('G', [])) or 'nothing'} "
                     f"and D adds {', '.join(new_D) or 'nothing'}, which start fresh")
         names = {id(m): n for n, m in s.D.named_modules()}
         clash = [names.get(id(m)) for m in s.D.input_layers()[:max(0, freeze_d)] if names.get(id(m)) in new_D]
@@ -423,19 +423,6 @@ def _start_from(other: str, s: Setup, freeze_d: int = 0) -> str:
             raise GanvasError(f"--freeze-d {freeze_d} would freeze D layers that are new at this resolution "
                               f"({', '.join(clash)}) at their random start; freeze none at another resolution")
     return message
-
-
-def _layer_names(keys: list[str]) -> list[str]:
-    """Layer names of state-dict keys, in order: 'blocks.0.conv0.weight' -> 'blocks.0', 'from_rgb.bias' ->
-    'from_rgb'."""
-    names: list[str] = []
-    for k in keys:
-        parts = k.split(".")
-        depth = next((i + 2 for i, p in enumerate(parts) if p == "blocks"), 1)
-        name = ".".join(parts[:depth])
-        if name not in names:
-            names.append(name)
-    return names
 
 
 def _facts(cfg: RunConfig, data, s: Setup, nimg: int) -> dict:
