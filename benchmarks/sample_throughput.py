@@ -79,12 +79,17 @@ def run(args: argparse.Namespace) -> dict:
     _perf.check_cuda(args, needs_train_device=False)
     cfg, G, D, n_classes = build_generator(args)  # fail fast (exit 2) on a bad config
     argv = _perf.config_argv(args) + ["--images", str(args.images)]
-    results = [_perf.run_child(Path(__file__), argv, s) for s in args.precision.split(",")]
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+
+    def ceiling_now() -> dict:
+        return _perf.measure_ceiling(args.device, _perf.typical_width(G, D), args.ceiling_size, args.ceiling_batch,
+                                     args.ceiling_seconds)
+
+    before = ceiling_now()
+    results = [_perf.run_child(Path(__file__), argv, s) for s in args.precision.split(",")]
     flops = _perf.sample_flops(G, n_classes, args.device, _perf.default_flops_batch(args, args.batch))
-    ceiling = _perf.measure_ceiling(args.device, _perf.typical_width(G, D), args.ceiling_size, args.ceiling_batch,
-                                    args.ceiling_seconds)
+    ceiling = _perf.best_ceiling(before, ceiling_now())
     peak = _perf.peak_tflops_for(args.device, args.peak_tflops)
     _perf.add_efficiency(results, flops["flops_per_img"], ceiling, peak)
     desc = _perf.describe_model(cfg)

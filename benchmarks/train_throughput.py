@@ -111,6 +111,12 @@ def run(args: argparse.Namespace) -> dict:
     num_images = min(_perf.emoji_count(), args.max_images or 10 ** 9) if needs_folder else None
     # Fail fast (exit 2) on a bad config before any child starts, e.g. a key this ganvas does not have.
     cfg = _perf.build_run_config(args, script_settings(args), precision_overrides(settings[0]), num_images)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)  # the ceiling is measured with the loop's thread count
+    n_classes = _perf.num_classes(cfg, num_images)
+    width = _perf.typical_width(*_perf.build_models(cfg, n_classes))
+    ceiling_before = _perf.measure_ceiling(args.device, width, args.ceiling_size, args.ceiling_batch,
+                                           args.ceiling_seconds)
     with tempfile.TemporaryDirectory() as tmp:
         folder, env = None, {}
         if needs_folder:
@@ -119,12 +125,9 @@ def run(args: argparse.Namespace) -> dict:
             env["GANVAS_CACHE"] = str(Path(tmp) / "cache")  # the prepared arrays: reused by later settings
         results = [_perf.run_child(Path(__file__), child_argv(args, str(folder) if folder else None), s, env)
                    for s in settings]
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)  # the ceiling is measured with the loop's thread count
-    n_classes = _perf.num_classes(cfg, num_images)
     flops = _perf.train_flops(cfg, n_classes, args.device, _perf.default_flops_batch(args, cfg.train.batch))
-    width = _perf.typical_width(*_perf.build_models(cfg, n_classes))
-    ceiling = _perf.measure_ceiling(args.device, width, args.ceiling_size, args.ceiling_batch, args.ceiling_seconds)
+    ceiling = _perf.best_ceiling(ceiling_before, _perf.measure_ceiling(args.device, width, args.ceiling_size,
+                                                                       args.ceiling_batch, args.ceiling_seconds))
     peak = _perf.peak_tflops_for(args.device, args.peak_tflops)
     _perf.add_efficiency(results, flops["flops_per_img"], ceiling, peak)
     return {"benchmark": "train_throughput", **_perf.describe_model(cfg), "preset": args.preset,

@@ -213,7 +213,7 @@ def auto_preset(resolution: int, num_images: int, model: str | None = None) -> t
             settings.pop(key)
     reasons = [
         ("model fastgan" + ("" if model == "fastgan" else " (a light few-shot GAN: it beats the style-based one "
-                            "on sets this small; --model stylegan for truncation and style mixing)")
+                            "on sets this small; --model stylegan for style mixing and w-space truncation)")
          if tiny else "model stylegan")
         + f", channels {width} at {resolution} px doubling to at most {max_width}"
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
