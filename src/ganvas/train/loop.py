@@ -408,8 +408,8 @@ def _start_from(other: str, s: Setup, freeze_d: int = 0) -> str:
                 want = tuple(mine[k].shape) if k in mine else "missing"
                 raise GanvasError(
                     f"--resume-from {other_dir}: its {name} does not fit this config ({len(bad) + len(extra)} "
-                    f"tensors differ, e.g. {k}: {got} there, {want} here). The model, its widths, z size, the "
-                    f"number of classes and the resolution must match ({e}).") from None
+                    f"tensors differ, e.g. {k}: {got} there, {want} here). The model, its widths, z size and the "
+                    f"number of classes must match, and the resolution unless the model can change it ({e}).") from None
         net.load_state_dict(theirs)
     message = (f"starting from the weights of {other_dir} ({Path(state['path']).name}, "
                f"{int(state['nimg']) / 1000:g} kimg)")
