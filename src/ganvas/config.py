@@ -19,11 +19,11 @@ import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ganvas.errors import ConfigError
+
 # Training precisions: fp32; bf16 autocast; fp16 autocast with dynamic loss scaling (a GradScaler per
 # network, for GPUs without bf16); auto = bf16 where the hardware runs it natively, else fp32.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-from ganvas.errors import ConfigError
 
 IMAGE_SOURCES_BUILTIN = ("emoji",)
 POINT_SOURCES = ("ring8", "grid25")
@@ -218,18 +218,15 @@ def auto_preset(resolution: int, num_images: int, model: str | None = None) -> t
         + f", channels {width} at {resolution} px doubling to at most {max_width}"
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
         f"batch {batch} for {num_images} images ({size})",
-        f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})",
-        f"generator EMA half-life {ema:g} kimg; Adam lr 0.0025, betas (0, 0.99)",
     ]
-    if tiny:
-        reasons.insert(3, "DiffAugment (colour, translation, cutout) on every image D sees")
-    else:
-        reasons[2:2] = [
-            "noise inputs " + ("on (stochastic detail)" if resolution > 64 else
-                               "off: at 64 px and below G paints speckle with them instead of shapes"),
-        ]
-        reasons.insert(4, f"adaptive augmentation (ADA, target 0.6): strength follows D's overfitting, by at most "
-                          f"1 per {ada_kimg:g} kimg")
+    if not tiny:
+        reasons.append("noise inputs " + ("on (stochastic detail)" if resolution > 64 else
+                                          "off: at 64 px and below G paints speckle with them instead of shapes"))
+    reasons.append(f"R1 gamma {gamma:g} every 16 D steps (0.0002 * {resolution}^2 / {batch})")
+    reasons.append("DiffAugment (colour, translation, cutout) on every image D sees" if tiny else
+                   f"adaptive augmentation (ADA, target 0.6): strength follows D's overfitting, by at most 1 per "
+                   f"{ada_kimg:g} kimg")
+    reasons.append(f"generator EMA half-life {ema:g} kimg; Adam lr 0.0025, betas (0, 0.99)")
     return settings, reasons
 
 
