@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ganvas.config import build_config
+from ganvas.errors import DataError
 from ganvas.metrics import evaluate as ev
 from ganvas.train import train
 from helpers import make_art_folder, run_cli
@@ -56,6 +57,14 @@ def test_real_features_are_cached(run, art, monkeypatch):
     second = ev.evaluate(run, str(art), ["kid"], num=16, extractor="random-conv", progress=False)
     assert len(calls) == 3  # generated only: the real features came from the cache
     assert second["kid"] == first["kid"]
+
+
+def test_a_missing_reference_fails_before_any_generating(run, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ev, "extract", lambda *a, **kw: calls.append(1))
+    with pytest.raises(DataError, match="does not exist"):
+        ev.evaluate(run, str(tmp_path / "nowhere"), ["kid"], num=16, extractor="random-conv", progress=False)
+    assert calls == []  # no generated images were rendered and embedded first
 
 
 def test_default_metric_follows_the_count():

@@ -123,10 +123,11 @@ def test_samples_far_from_the_data_are_inconclusive_not_a_leak(fx, real):
     rng = np.random.default_rng(5)
     gen = np.repeat(np.repeat(rng.choice([10, 240], (150, 3, 4, 4)).astype(np.uint8), 8, axis=2), 8, axis=3)
     kw = dict(transforms=("rot90", "vflip"), batch_size=1024)
-    assert leak_check(real, gen, fx, max_distance_ratio=float("inf"), min_margin_ratio=0, **kw).leaked
-    far = leak_check(real, gen, fx, min_margin_ratio=0, **kw)  # the distance gate alone holds
+    off = dict(max_distance_ratio=float("inf"), min_margin_ratio=0, min_power_ratio=float("-inf"))
+    assert leak_check(real, gen, fx, **off, **kw).leaked
+    far = leak_check(real, gen, fx, **{**off, "max_distance_ratio": 1.2}, **kw)  # the distance gate alone holds
     assert not far.leaked and all(t.distance_ratio > 1.2 and not t.conclusive for t in far.transforms.values())
-    faint = leak_check(real, gen, fx, max_distance_ratio=float("inf"), **kw)  # so does the margin gate alone
+    faint = leak_check(real, gen, fx, **{**off, "min_margin_ratio": 0.75}, **kw)  # so does the margin gate alone
     assert not faint.leaked and all(t.margin_ratio < 0.75 and not t.conclusive for t in faint.transforms.values())
     report = leak_check(real, gen, fx, **kw)
     assert not report.leaked
@@ -140,11 +141,26 @@ def test_samples_without_orientation_are_inconclusive_by_their_vote_margins(fx, 
     # so a vote between upright and flipped references is decided by a hair (it reads as a leak ungated).
     gen = np.maximum(fresh, fresh[:, :, ::-1]).copy()
     ungated = leak_check(real, gen, fx, transforms=("vflip",), batch_size=1024, max_distance_ratio=float("inf"),
-                         min_margin_ratio=0)
+                         min_margin_ratio=0, min_power_ratio=float("-inf"))
     assert ungated.leaked
-    report = leak_check(real, gen, fx, transforms=("vflip",), batch_size=1024, max_distance_ratio=float("inf"))
+    report = leak_check(real, gen, fx, transforms=("vflip",), batch_size=1024, max_distance_ratio=float("inf"),
+                        min_power_ratio=float("-inf"))
     vflip = report.transforms["vflip"]
     assert vflip.margin_ratio < 0.5 and not vflip.conclusive and not report.leaked
+    # Flipping a mirror-symmetric image changes nothing, so its vote cannot move: no power to see a leak.
+    assert report.transforms["vflip"].power_ratio == 0
+
+
+def test_no_leak_needs_the_power_to_see_one(fx, real, fresh):
+    fresh_report = leak_check(real, fresh, fx, transforms=("rot90", "vflip"), batch_size=1024)
+    assert all(t.state == "ok" and t.power_ratio > 0.8 for t in fresh_report.transforms.values())
+    doubtful = leak_check(real, fresh, fx, transforms=("rot90", "vflip"), batch_size=1024, min_power_ratio=1.5)
+    assert not doubtful.leaked and all(t.state == "inconclusive" for t in doubtful.transforms.values())
+    assert "moves their votes" in doubtful.summary and "a leak would not show in them" in doubtful.summary
+    # A flag needs no power: a full leak, undone by transforming it again, moves the votes backwards.
+    leak = leak_check(real, np.rot90(fresh, 2, axes=(2, 3)).copy(), fx, transforms=("rot180",), batch_size=1024,
+                      min_power_ratio=1.5)
+    assert leak.leaked and leak.transforms["rot180"].power_ratio < -0.8
 
 
 def test_distance_ratio_is_about_one_for_fresh_samples_and_leaks_of_them(fx, real, fresh):
@@ -153,3 +169,4 @@ def test_distance_ratio_is_about_one_for_fresh_samples_and_leaks_of_them(fx, rea
     assert report.transforms["rot180"].margin_ratio > 0.75  # a real leak's votes are as decisive as real images'
     fresh_report = leak_check(real, fresh, fx, transforms=("rot90", "vflip"), batch_size=1024)
     assert all(t.margin_ratio > 0.75 and t.conclusive for t in fresh_report.transforms.values())
+

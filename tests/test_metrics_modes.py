@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ganvas.data.toy import grid25, ring8
+from ganvas.errors import ConfigError
 from ganvas.metrics.modes import mode_stats
 
 
@@ -52,3 +53,28 @@ def test_bench_modes_cli_reports_beside_published_rows():
     assert {"mean", "se"} <= set(result["modes"]) and 0 <= result["high_quality"]["mean"] <= 1
     table = run_cli("bench", "modes", "--data", "grid25", "--runs", "1", "--kimg", "1", check=True).stdout
     assert "PacGAN Table 1, GAN" in table and "VEEGAN" in table and "24.8" in table
+
+
+def test_bench_modes_jobs_run_the_same_runs_in_parallel():
+    """--jobs only changes where runs execute: with one thread per run, per-run results are identical."""
+    from ganvas.apps.bench_modes import run_modes_bench
+
+    kw = dict(runs=2, overrides={"train.kimg": 1.0, "train.threads": 1}, log=lambda m: None)
+    serial = run_modes_bench("ring8", jobs=1, **kw)
+    parallel = run_modes_bench("ring8", jobs=2, **kw)
+    assert parallel["jobs"] == 2 and serial["jobs"] == 1
+    scores = [[{k: v for k, v in row.items() if k != "seconds"} for row in result["per_run"]]
+              for result in (serial, parallel)]
+    assert scores[0] == scores[1]  # in seed order, whichever run finished first
+    assert scores[0][0] != scores[0][1]  # and the runs differ: seeds 0 and 1
+    with pytest.raises(ConfigError, match="--jobs"):
+        run_modes_bench("ring8", jobs=0, **kw)
+
+
+def test_recipes_leave_a_loss_its_own_settings():
+    from ganvas.apps.bench_modes import RECIPES, recipe_for_loss
+
+    assert recipe_for_loss("default", "nonsat") == RECIPES["default"]
+    wgan = recipe_for_loss("long", "wgan-gp")  # its own lr, betas and critic steps, and its gradient penalty
+    assert not {"optim.G.lr", "optim.D.lr", "optim.G.betas", "loss.r1_gamma", "loss.r1_interval"} & set(wgan)
+    assert wgan["train.batch"] == 256 and wgan["train.kimg"] == 6000.0

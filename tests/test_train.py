@@ -126,6 +126,16 @@ def test_rerun_of_a_finished_run_changes_nothing(finished_run, art):
                    "0.128", *TINY_TRAIN, check=True)
     assert "resuming" in proc.stderr
     assert (finished_run / "generator.safetensors").read_bytes() == before
+    # The default DCGAN without augmentation on 32 images: a pointer to --preset auto, before training starts.
+    assert proc.stderr.index("tip: 32 images is a small set") < proc.stderr.index("resuming")
+    assert "--preset auto" in proc.stderr
+
+
+def test_no_small_set_tip_once_model_or_augmentation_is_chosen(art, tmp_path):
+    for flags in (["--aug", "diffaugment"], ["--model", "dcgan"]):
+        proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / flags[1]), "--kimg", "0.016",
+                       *TINY_TRAIN, *flags, check=True)
+        assert "tip:" not in proc.stderr
 
 
 def test_a_different_config_on_an_existing_run_is_refused(finished_run, art):

@@ -81,5 +81,5 @@ def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
     for name, t in result["transforms"].items():
         click.echo(f"{name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
                    f"{t['control']:.3f}  share ~{t['fraction']:.0%}  distance x{t['distance_ratio']:.2f}  "
-                   f"margin x{t['margin_ratio']:.2f}  {t['state']}")
+                   f"margin x{t['margin_ratio']:.2f}  power x{t['power_ratio']:.2f}  {t['state']}")
     click.echo(result["summary"])

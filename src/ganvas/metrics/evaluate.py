@@ -55,14 +55,17 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
         if record.get("kind") != "image":
             raise ConfigError(f"{source} makes 2-D points; use `ganvas bench modes` for those")
         res = int(record["resolution"])
+    else:
+        res = resolution or 64
+    # The reference first: a wrong --ref fails at once, not after minutes of generating.
+    real, n_real_total = real_features(ref, res, ext, num, seed=seed, batch_size=batch_size, progress=progress)
+    if is_run:
         gen = extract(ext, _generated_batches(G, num, batch_size), batch_size=batch_size, progress=progress)
         gen_name = f"generator {record['fingerprint']}"
     else:
-        res = resolution or 64
         gen_data = load_data(DataConfig(source=str(source), resolution=res), progress=progress)
         gen = extract(ext, _subset(gen_data, num, seed), batch_size=batch_size, progress=progress)
         gen_name = str(source)
-    real, n_real_total = real_features(ref, res, ext, num, seed=seed, batch_size=batch_size, progress=progress)
     result: dict = {}
     for name, fn in fns.items():
         result.update(fn(real, gen, seed=seed))
@@ -83,10 +86,10 @@ def check_leak(run: str | os.PathLike, ref: str, num: int = 500, extractor: str 
     if record.get("kind") != "image":
         raise ConfigError(f"{run} makes 2-D points; the leak check is for images")
     res = int(record["resolution"])
-    gen = np.concatenate([b.numpy() for b in _generated_batches(G, num, batch_size)])
-    data = load_data(DataConfig(source=ref, resolution=res), progress=progress)
+    data = load_data(DataConfig(source=ref, resolution=res), progress=progress)  # a wrong --ref fails first
     if not isinstance(data, ImageDataset):
         raise DataError(f"--ref {ref} is 2-D point data, not images")
+    gen = np.concatenate([b.numpy() for b in _generated_batches(G, num, batch_size)])
     real = _subset(data, max(num, 4), seed)
     report = leak_check(real, gen, build_extractor(extractor, weights=weights), seed=seed, batch_size=batch_size,
                         progress=progress)
