@@ -62,7 +62,7 @@ def test_bench_modes_jobs_run_the_same_runs_in_parallel():
     kw = dict(runs=2, overrides={"train.kimg": 1.0, "train.threads": 1}, log=lambda m: None)
     serial = run_modes_bench("ring8", jobs=1, **kw)
     parallel = run_modes_bench("ring8", jobs=2, **kw)
-    assert parallel["jobs"] == 2 and serial["jobs"] == 1
+    assert parallel["jobs"] == 2 and serial["jobs"] == 1 and parallel["threads_per_run"] == 1
     scores = [[{k: v for k, v in row.items() if k != "seconds"} for row in result["per_run"]]
               for result in (serial, parallel)]
     assert scores[0] == scores[1]  # in seed order, whichever run finished first

@@ -72,7 +72,7 @@ def run_modes_bench(data: str, runs: int = 10, loss: str = "nonsat", recipe: str
     values = {**recipe_for_loss(recipe, loss), **(overrides or {})}
     if jobs > 1 and "train.threads" not in values:
         values["train.threads"] = max(1, _cpu_count() // jobs)
-    build_config(overrides={"data.source": data, "loss.name": loss, **values})  # bad settings fail here, once
+    checked = build_config(overrides={"data.source": data, "loss.name": loss, **values})  # bad settings fail here
     rows: list[dict] = [{} for _ in range(runs)]
 
     def report(r: int, stats: dict) -> None:
@@ -96,7 +96,7 @@ def run_modes_bench(data: str, runs: int = 10, loss: str = "nonsat", recipe: str
                 pool.shutdown(cancel_futures=True)
                 raise
     return {"data": data, "loss": loss, "recipe": recipe, "runs": runs, "samples": NUM_SAMPLES, "jobs": jobs,
-            "threads_per_run": values.get("train.threads") or torch.get_num_threads(),
+            "threads_per_run": checked.train.threads or torch.get_num_threads(),
             "modes": _mean_se([r["modes"] for r in rows]),
             "high_quality": _mean_se([r["high_quality"] for r in rows]),
             "reverse_kl": _mean_se([r["reverse_kl"] for r in rows]),
