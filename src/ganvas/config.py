@@ -175,7 +175,8 @@ def auto_preset(resolution: int, num_images: int, model: str | None = None) -> t
 
     Up to 100 images (at 16 px and above) it picks the FastGAN-family model with DiffAugment instead,
     with the same optimiser, R1 and EMA rules: on 100 emoji it reached a lower KID than the style-based
-    model with ADA in the same time (benchmarks/README.md, "tiny sets"). A `model` the user chose
+    model with ADA in the same time, up to about half an hour (over two hours at 32 px the style-based
+    model ended ahead; the README's quality section). A `model` the user chose
     (not "auto") gets its own settings: stylegan's above, or fastgan's at any size.
     """
     batch = 32 if num_images > 1000 else 16
@@ -213,7 +214,8 @@ def auto_preset(resolution: int, num_images: int, model: str | None = None) -> t
             settings.pop(key)
     reasons = [
         ("model fastgan" + ("" if model == "fastgan" else " (a light few-shot GAN: it beats the style-based one "
-                            "on sets this small; --model stylegan for style mixing and w-space truncation)")
+                            "on sets this small in runs of up to about half an hour; --model stylegan for "
+                            "longer runs, style mixing and w-space truncation)")
          if tiny else "model stylegan")
         + f", channels {width} at {resolution} px doubling to at most {max_width}"
         + (" (narrow: few images to learn from)" if num_images <= 100 else ""),
