@@ -91,8 +91,6 @@ def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, 
         cfg = _auto_config(overrides, progress=not no_progress)
     else:
         cfg = build_config(preset, overrides)
-        if preset == "default" and not dry_run and not {"model.name", "aug.name"} & set(overrides):
-            _small_set_tip(cfg, progress=not no_progress)
     if dry_run:
         click.echo(cfg.to_json())
         return
@@ -127,23 +125,6 @@ def _auto_config(overrides: dict, progress: bool):
     if set(overrides) & set(chosen):
         click.echo(f"  - your settings win: {', '.join(sorted(set(overrides) & set(chosen)))}", err=True)
     return build_config("auto", overrides, num_images=num_images)
-
-
-SMALL_SET = 1000  # images: below this a GAN without augmentation overfits within a few passes (ADA, sec. 2)
-
-
-def _small_set_tip(cfg, progress: bool) -> None:
-    """A line for users who point the default DCGAN, without augmentation, at a small folder of works."""
-    from ganvas.config import POINT_SOURCES
-    from ganvas.data.sources import load_data
-
-    if cfg.data.source in POINT_SOURCES:
-        return
-    num_images = len(load_data(cfg.data, progress=progress))  # cached: training reuses this pass
-    if num_images < SMALL_SET:
-        click.echo(f"tip: {num_images} images is a small set for a DCGAN without augmentation: D soon memorises it "
-                   f"and G collapses. --preset auto picks a model and augmentation for this size (and says why).",
-                   err=True)
 
 
 def _launch_torchrun(gpus: int) -> None:

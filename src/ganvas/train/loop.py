@@ -69,6 +69,9 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         progress, log = False, lambda m: None  # only the main process talks and writes
     try:
         data = load_data(cfg.data, progress=progress)
+        tip = _small_set_tip(cfg, data)
+        if tip:
+            log(tip)
         setup = build_setup(cfg, data, world)
         total_nimg = _total_nimg(cfg, data)
         if main:
@@ -198,6 +201,18 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
 
 
 # Section: setup helpers.
+
+SMALL_SET = 1000  # images: below this a GAN without augmentation overfits within a few passes (ADA, sec. 2)
+
+
+def _small_set_tip(cfg: RunConfig, data) -> str | None:
+    """A line for users who point the default model (a DCGAN), without augmentation, at a small folder."""
+    if isinstance(data, ImageDataset) and cfg.model.name == "auto" and cfg.aug.name == "none" \
+            and len(data) < SMALL_SET:
+        return (f"tip: {len(data)} images is a small set for a DCGAN without augmentation: D soon memorises it "
+                f"and G collapses. --preset auto picks a model and augmentation for this size (and says why).")
+    return None
+
 
 def _grid_path(grids: Path, nimg: int) -> Path:
     return grids / f"fakes-{nimg / 1000:09.3f}kimg.png"  # e.g. fakes-00250.016kimg.png: sorts by time
