@@ -7,7 +7,8 @@ features of the labelled emoji set (its 8 categories), trained on 80% of the ima
 other 20%. For each run, the probe classifies `--num` generated images; the mean entropy of its class
 posterior (0 = clearly one style, ln 8 = 2.08 = no style at all) shows how much a run's works commit to
 a known style. Creative mode (CAN) should score higher than a conditional model, whose works are asked
-to be one style each. Held-out real images give the reference.
+to be one style each. Held-out real images give the reference, and so do 50/50 pixel blends of two
+held-out works of different styles: what the probe says of a work plainly between two styles.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _probe(feats: np.ndarray, labels: np.ndarray, k: int, seed: int = 0):
     with torch.no_grad():
         acc = (lin(x[te]).argmax(1) == y[te]).float().mean().item()
         held_entropy = _entropy(lin(x[te]))
-    return lin, mean, std, acc, held_entropy
+    return lin, mean, std, acc, held_entropy, te.numpy()
 
 
 def _entropy(logits) -> float:
@@ -56,6 +57,23 @@ def _entropy(logits) -> float:
 
     logp = torch.log_softmax(logits, dim=1)
     return float(-(logp.exp() * logp).sum(1).mean())
+
+
+def _blends(images: np.ndarray, labels: np.ndarray, held: np.ndarray, num: int, seed: int = 0) -> np.ndarray:
+    """Up to `num` uint8 images, each the pixel mean of two held-out images of different styles."""
+    rng = np.random.default_rng(seed)
+    i, j = rng.choice(held, num), rng.choice(held, num)
+    keep = labels[i] != labels[j]
+    a, b = images[i[keep]].astype(np.float32), images[j[keep]].astype(np.float32)
+    return np.round((a + b) / 2).astype(np.uint8)
+
+
+def _probe_entropy(probe, feats: np.ndarray) -> float:
+    import torch
+
+    lin, mean, std = probe[:3]
+    with torch.no_grad():
+        return _entropy(lin((torch.from_numpy(feats).float() - mean) / std))
 
 
 def main() -> None:
@@ -84,7 +102,10 @@ def main() -> None:
             probes[res] = _probe(feats, data.labels, data.num_classes)
             results[f"held-out real emoji ({res} px)"] = {"entropy": round(probes[res][4], 4),
                                                          "probe_accuracy": round(probes[res][3], 4)}
-        lin, mean, std, _, _ = probes[res]
+            blends = _blends(data.images, data.labels, probes[res][5], args.num)
+            results[f"50/50 blends of two held-out styles ({res} px)"] = {
+                "entropy": round(_probe_entropy(probes[res], extract(ext, blends, progress=False)), 4)}
+        lin, mean, std = probes[res][:3]
         gen = np.concatenate([b.numpy() for b in _generated_batches(G, args.num, 64)])
         with torch.no_grad():
             logits = lin((torch.from_numpy(extract(ext, gen, progress=False)).float() - mean) / std)
