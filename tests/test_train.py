@@ -1,6 +1,8 @@
 """End-to-end training, resume after SIGKILL, non-finite handling, and the run folder's contents."""
 
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import torch
 from PIL import Image
 
 import ganvas
-from ganvas.config import build_config
+from ganvas.config import build_config, get_value, parse_set, set_flag
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.losses import LOSSES, NONSAT, Loss
 from ganvas.train import train
@@ -143,6 +145,21 @@ def test_a_different_config_on_an_existing_run_is_refused(finished_run, art):
                    "--loss", "hinge")
     assert proc.returncode == 2 and "different config" in proc.stderr and "loss.name" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # The message names the flags that restore the saved settings, and with them the run resumes.
+    restore = re.findall(r"--set (\S+)", proc.stderr)
+    assert restore == ["loss.name=nonsat"]
+    again = run_cli("train", "--data", str(art), "--out", str(finished_run), "--kimg", "0.5", *TINY_TRAIN,
+                    "--loss", "hinge", *[a for kv in restore for a in ("--set", kv)], check=True)
+    assert "resuming" in again.stderr
+
+
+def test_set_flag_round_trips_every_kind_of_config_value():
+    cfg = build_config(overrides={"optim.G.betas": (0.0, 0.99), "train.tensorboard": False, "data.source": "my art",
+                                  "optim.G.lr": 1.5e-4, "train.batch": 48})
+    for key in ("optim.G.betas", "train.tensorboard", "data.source", "optim.G.lr", "train.batch"):
+        flag, kv = shlex.split(set_flag(key, get_value(cfg, key)))
+        assert flag == "--set"
+        assert get_value(build_config(overrides=parse_set([kv])), key) == get_value(cfg, key)
 
 
 def _cfg(art, **extra):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import shlex
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -331,6 +332,17 @@ def get_value(cfg: RunConfig, key: str) -> Any:
     for p in key.split("."):
         obj = getattr(obj, p)
     return obj
+
+
+def set_flag(key: str, value: Any) -> str:
+    """The `--set key=value` argument that gives `key` the config value `value`, shell-quoted if needed."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (tuple, list)):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return "--set " + shlex.quote(f"{key}={text}")
 
 
 def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -255,9 +255,15 @@ def _prepare_run_dir(run_dir: Path, cfg: RunConfig, log: Callable[[str], None]) 
             a, b = flatten(old.to_dict()), flatten(cfg.to_dict())
             diff = sorted(k for k in a if a[k] != b.get(k) and k not in RESUMABLE_CHANGES)
             if diff:
+                from ganvas.config import set_flag
+
                 changes = ", ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in diff[:5])
-                raise GanvasError(f"{run_dir} holds a run with a different config ({changes}). Rerun the "
-                                  f"original command to resume it, or choose a new --out folder.")
+                more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
+                # The same command can differ too, when a preset or default changed since the run began.
+                restore = " ".join(set_flag(k, a[k]) for k in diff)
+                raise GanvasError(f"{run_dir} holds a run with a different config ({changes}{more}). To start "
+                                  f"another run, choose a new --out folder; to resume this one, add the flags "
+                                  f"that restore its settings: {restore}")
     elif run_dir.exists() and any(run_dir.iterdir()) and not cfg_path.exists() \
             and not checkpoint.list_checkpoints(run_dir):
         raise GanvasError(f"--out {run_dir} exists and is not a ganvas run folder; choose an empty or new folder")
