@@ -38,11 +38,25 @@ def emoji():
 
 
 def test_registry_names_and_default():
-    assert EXTRACTORS.names() == ["effnet-lite0", "inception", "random-conv"]
+    assert EXTRACTORS.names() == ["effnet-lite0", "inception", "pixels", "random-conv"]
     assert features.DEFAULT_EXTRACTOR in EXTRACTORS
     assert all(EXTRACTORS.help(n) for n in EXTRACTORS)
-    with pytest.raises(ConfigError, match="effnet-lite0, inception, random-conv"):
+    with pytest.raises(ConfigError, match="effnet-lite0, inception, pixels, random-conv"):
         build_extractor("vgg")
+
+
+def test_pixel_features_are_the_image_averaged_to_16x16():
+    fx = build_extractor("pixels")
+    x = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    x[1, :, :, 16:] = 255  # right half white
+    x[1, 0, :2, :2] = 255  # red in exactly the top-left cell of the 16x16 grid
+    f = fx(x).view(2, 3, 16, 16)
+    assert torch.equal(f[0], torch.full((3, 16, 16), -1.0))
+    assert torch.equal(f[1, 1, :, 8:], torch.ones(16, 8)) and torch.equal(f[1, 1, :, :8], -torch.ones(16, 8))
+    assert f[1, 0, 0, 0].item() == pytest.approx(1.0) and f[1, 0, 0, 1].item() == pytest.approx(-1.0)
+    assert fx(torch.zeros(1, 3, 8, 8, dtype=torch.uint8)).shape == (1, 768)  # small images are enlarged
+    with pytest.raises(GanvasError, match="no weights"):
+        build_extractor("pixels", weights="x.pt")
 
 
 def test_importing_loads_no_weights():

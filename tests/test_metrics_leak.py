@@ -7,7 +7,7 @@ import torch
 from ganvas.augment.diffaugment import cutout
 from ganvas.errors import GanvasError
 from ganvas.metrics.features import build_extractor
-from ganvas.metrics.leak import LEAK_TRANSFORMS, leak_check
+from ganvas.metrics.leak import LEAK_TRANSFORMS, LeakReport, TransformLeak, combine_leak_reports, leak_check
 from ganvas.utils.image import float_to_uint8, uint8_to_float
 
 
@@ -110,13 +110,22 @@ def test_leak_cli_on_a_run(tmp_path):
     proc = run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--num", "24", "--extractor", "random-conv",
                    "--json", check=True)
     out = json.loads(proc.stdout)
-    assert set(out["transforms"]) == {"rot90", "rot180", "vflip", "hflip", "cutout"}
+    assert set(out["verdicts"]) == {"rot90", "rot180", "vflip", "hflip", "cutout"}
+    assert list(out["spaces"]) == ["random-conv seed 0"]
     assert isinstance(out["leaked"], bool) and out["resolution"] == 16 and out["summary"]
+    # Two feature spaces: each has its table; cutout (a pixel test) runs once, in the first.
+    both = json.loads(run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--num", "24", "--extractor",
+                              "pixels,random-conv", "--json", check=True).stdout)
+    assert list(both["spaces"]) == ["pixels 16x16", "random-conv seed 0"]
+    assert "cutout" in both["spaces"]["pixels 16x16"]["transforms"]
+    assert "cutout" not in both["spaces"]["random-conv seed 0"]["transforms"]
     text = run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--num", "24", "--extractor", "random-conv",
                    check=True).stdout
-    assert "held-out real" in text and ("augmentation leak" in text)
+    assert "held-out real" in text and "in random-conv seed 0 features:" in text and "augmentation leak" in text
     bad = run_cli("leak", str(tmp_path / "nope"), "--ref", str(art))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    twice = run_cli("leak", str(tmp_path / "run"), "--ref", str(art), "--extractor", "pixels,pixels")
+    assert twice.returncode == 2 and "different feature extractors" in twice.stderr
 
 
 def test_samples_far_from_the_data_are_inconclusive_not_a_leak(fx, real):
@@ -175,3 +184,50 @@ def test_distance_ratio_is_about_one_for_fresh_samples_and_leaks_of_them(fx, rea
     fresh_report = leak_check(real, fresh, fx, transforms=("rot90", "vflip"), batch_size=1024)
     assert all(t.margin_ratio > 0.75 and t.conclusive for t in fresh_report.transforms.values())
 
+
+
+def _report(**states: str) -> LeakReport:
+    """A LeakReport whose transforms have the given states (LEAK, ok, inconclusive, not detectable)."""
+    transforms = {}
+    for name, state in states.items():
+        transforms[name] = TransformLeak(name, 0.5, 0.3, 0.8, 0.4 if state == "LEAK" else 0.0,
+                                         detectable=state != "not detectable", flagged=state == "LEAK",
+                                         conclusive=state in ("LEAK", "ok"))
+        assert transforms[name].state == state
+    leaked = any(t.flagged for t in transforms.values())
+    return LeakReport(transforms, leaked, f"summary with {sorted(states.items())}", 10, 10, 10)
+
+
+def test_feature_spaces_combine_into_one_verdict():
+    pixels = _report(rot90="ok", rot180="inconclusive", vflip="LEAK", hflip="not detectable")
+    effnet = _report(rot90="inconclusive", rot180="inconclusive", vflip="ok", hflip="not detectable")
+    out = combine_leak_reports({"pixels": pixels, "effnet": effnet})
+    # A flag anywhere wins; an ok from a space with power outranks an inconclusive one; both blind: blind.
+    assert out["verdicts"] == {"rot90": "ok", "rot180": "inconclusive", "vflip": "LEAK", "hflip": "not detectable"}
+    assert out["leaked"] and out["summary"].startswith("augmentation leak: vflip (pixels)")
+    assert pixels.summary in out["summary"] and effnet.summary in out["summary"]
+    clean = combine_leak_reports({"pixels": _report(rot90="ok", vflip="inconclusive"),
+                                  "effnet": _report(rot90="inconclusive", vflip="inconclusive")})
+    assert not clean["leaked"] and clean["verdicts"] == {"rot90": "ok", "vflip": "inconclusive"}
+    assert clean["summary"].startswith("no augmentation leak: rot90 (pixels)")
+    assert "inconclusive in every feature space: vflip" in clean["summary"]
+    json.dumps(clean)
+    one = combine_leak_reports({"effnet": effnet})  # one space: its own summary, unchanged
+    assert one["summary"] == effnet.summary and one["verdicts"]["vflip"] == "ok"
+
+
+def test_pixel_features_see_orientation_where_a_blurred_sample_keeps_its_layout(fx, real, fresh):
+    # Blurred samples keep where their bright triangle sits: pixel votes still read their orientation
+    # (power ~1) and judge them clean, where the conv features' votes lose it (inconclusive); a
+    # half-rotated set of them is flagged in pixels.
+    blur = torch.nn.functional.avg_pool2d(uint8_to_float(torch.from_numpy(fresh)), 3, stride=1, padding=1)
+    soft = float_to_uint8(blur).numpy()
+    pix = build_extractor("pixels")
+    kw = dict(transforms=("rot90", "vflip"), batch_size=1024)
+    clean = leak_check(real, soft, pix, **kw)
+    assert not clean.leaked and all(t.state == "ok" and t.power_ratio >= 0.9 for t in clean.transforms.values())
+    assert all(t.state == "inconclusive" for t in leak_check(real, soft, fx, **kw).transforms.values())
+    half = len(soft) // 2
+    leaky = np.concatenate([soft[:half], np.ascontiguousarray(np.rot90(soft[half:], 1, axes=(2, 3)))])
+    rot90 = leak_check(real, leaky, pix, transforms=("rot90",), batch_size=1024).transforms["rot90"]
+    assert rot90.flagged and 0.35 < rot90.fraction < 0.65

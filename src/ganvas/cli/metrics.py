@@ -17,7 +17,7 @@ from ganvas.cli.common import positive_int
 @click.option("--num", type=int, default=1000, show_default=True, callback=positive_int,
               help="Generated images (and at most this many real ones).")
 @click.option("--extractor", default="effnet-lite0", show_default=True,
-              help="Feature extractor: effnet-lite0 (shipped), inception (--weights), random-conv (tests).")
+              help="Feature extractor: effnet-lite0 (shipped), inception (--weights), pixels, random-conv (tests).")
 @click.option("--weights", default=None, type=click.Path(), help="Weights file for the inception extractor.")
 @click.option("--resolution", type=int, default=None, help="Resolution for folder-vs-folder scoring [64].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for KID subsets and real subsets.")
@@ -59,7 +59,8 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
 @click.option("--ref", required=True, metavar="DATA", help="The training data: a folder or a built-in set (emoji).")
 @click.option("--num", type=int, default=500, show_default=True, callback=positive_int,
               help="Generated images to check (and at most this many real ones).")
-@click.option("--extractor", default="effnet-lite0", show_default=True, help="Feature extractor.")
+@click.option("--extractor", default="pixels,effnet-lite0", show_default=True,
+              help="Feature spaces to check in (comma list); a leak in any of them counts.")
 @click.option("--weights", default=None, type=click.Path(), help="Weights file for the inception extractor.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -78,8 +79,10 @@ def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
     if as_json:
         click.echo(json.dumps(result))
         return
-    for name, t in result["transforms"].items():
-        click.echo(f"{name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
-                   f"{t['control']:.3f}  share ~{t['fraction']:.0%}  distance x{t['distance_ratio']:.2f}  "
-                   f"margin x{t['margin_ratio']:.2f}  power x{t['power_ratio']:.2f}  {t['state']}")
+    for space, report in result["spaces"].items():
+        click.echo(f"in {space} features:")
+        for name, t in report["transforms"].items():
+            click.echo(f"  {name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
+                       f"{t['control']:.3f}  share ~{t['fraction']:.0%}  distance x{t['distance_ratio']:.2f}  "
+                       f"margin x{t['margin_ratio']:.2f}  power x{t['power_ratio']:.2f}  {t['state']}")
     click.echo(result["summary"])

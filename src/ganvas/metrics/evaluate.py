@@ -75,13 +75,23 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
     return result
 
 
-def check_leak(run: str | os.PathLike, ref: str, num: int = 500, extractor: str = DEFAULT_EXTRACTOR,
+LEAK_SPACES = "pixels,effnet-lite0"
+
+
+def check_leak(run: str | os.PathLike, ref: str, num: int = 500, extractor: str = LEAK_SPACES,
                weights: str | None = None, seed: int = 0, batch_size: int = 64, progress: bool = True) -> dict:
-    """Augmentation leak check (`ganvas.metrics.leak`) of a run's generator against the data set `ref`."""
-    from ganvas.metrics.leak import leak_check
+    """Augmentation leak check (`ganvas.metrics.leak`) of a run's generator against the data set `ref`, in
+    each feature space of the comma list `extractor`, combined into one verdict (`combine_leak_reports`).
+    Cutout is tested on pixels, once."""
+    from ganvas.metrics.leak import LEAK_TRANSFORMS, combine_leak_reports, leak_check
 
     if num < 4:
         raise ConfigError("--num must be at least 4")
+    names = [e.strip() for e in str(extractor).split(",") if e.strip()]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"--extractor {extractor!r}: give one or more different feature extractors, e.g. "
+                          f"{LEAK_SPACES}")
+    extractors = [build_extractor(n, weights=None if n == "pixels" else weights) for n in names]  # bad names first
     G, record = load_generator(run)
     if record.get("kind") != "image":
         raise ConfigError(f"{run} makes 2-D points; the leak check is for images")
@@ -91,9 +101,13 @@ def check_leak(run: str | os.PathLike, ref: str, num: int = 500, extractor: str 
         raise DataError(f"--ref {ref} is 2-D point data, not images")
     gen = np.concatenate([b.numpy() for b in _generated_batches(G, num, batch_size)])
     real = _subset(data, max(num, 4), seed)
-    report = leak_check(real, gen, build_extractor(extractor, weights=weights), seed=seed, batch_size=batch_size,
-                        progress=progress)
-    return {**report.to_dict(), "source": f"generator {record['fingerprint']}", "ref": ref, "resolution": res}
+    reports = {}
+    for i, fx in enumerate(extractors):
+        transforms = [t for t in LEAK_TRANSFORMS if i == 0 or t != "cutout"]
+        reports[fx.feature_name or fx.name] = leak_check(real, gen, fx, transforms=transforms, seed=seed,
+                                                         batch_size=batch_size, progress=progress)
+    return {**combine_leak_reports(reports), "source": f"generator {record['fingerprint']}", "ref": ref,
+            "resolution": res}
 
 
 class TrainingEvaluator:

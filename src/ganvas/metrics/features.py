@@ -7,6 +7,8 @@ All extractors run offline; ganvas never downloads weights.
   Scores are labelled "FID (EfficientNet-Lite0)": they are NOT comparable with published (Inception) FIDs.
 - `inception`: the standard TF-Inception "inception-2015-12-05" pool3 (2048-d), from a file the user
   supplies (`--weights PATH`). Not shipped.
+- `pixels`: the image averaged down to 16x16 RGB (768-d), no network: a layout feature for the
+  augmentation leak check, meaningless for FID.
 - `random-conv`: a tiny fixed-seed random conv net (64-d) for tests.
 
 Building an extractor loads its weights (lazily: nothing happens at import). Extractors are callables:
@@ -320,3 +322,29 @@ class RandomConvExtractor(FeatureExtractor):
         x = torch.tanh(F.conv2d(x, self.w1, self.b1, stride=2, padding=1))  # [N, 32, H/2, W/2]
         x = torch.tanh(F.conv2d(x, self.w2, self.b2, stride=2, padding=1))  # [N, 64, H/4, W/4]
         return x.mean(dim=(2, 3))  # [N, 64]
+
+
+@EXTRACTORS.register("pixels", help="the image itself, averaged down to 16x16 RGB, 768-d (for `ganvas leak`)")
+class PixelExtractor(FeatureExtractor):
+    """Area-averaged pixels: [N, 3, 16, 16] in [-1, 1], flattened (768-d). No network, no weights.
+
+    A layout feature: where light, dark and colour sit in the frame. The augmentation leak check uses it
+    beside EfficientNet-Lite0: ImageNet features are built to name objects whatever their pose, and on
+    the soft, blobby samples of a short run they barely see orientation, whereas a rotated layout moves
+    every pixel. Measured on emoji (power ratios, see `ganvas.metrics.leak`): 0.5 to 0.8 here against
+    0.26 or less in EfficientNet-Lite0 features for the same generators. Meaningless for FID.
+    """
+
+    name, dim, feature_name = "pixels", 3 * 16 * 16, "pixels 16x16"
+    size = 16
+
+    def __init__(self, weights: str | None = None, device: str | torch.device = "cpu"):
+        if weights is not None:
+            raise GanvasError("the 'pixels' feature extractor takes no weights; drop --weights")
+        self.device = torch.device(device)
+
+    def _forward(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        x = uint8_to_float(images_uint8)  # [N, 3, H, W] in [-1, 1]
+        if min(x.shape[-2:]) < self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="nearest")
+        return F.adaptive_avg_pool2d(x, self.size).flatten(1)  # [N, 768]
