@@ -86,8 +86,8 @@ The same votes on plain pixels (`pixels`: the image averaged down to 16x16 RGB) 
 layout, where the light, dark and coloured parts of an image sit, which a rotation moves even in a soft
 sample. On the same emoji generators P_T in pixels was 0.5 to 0.8 for the clean ones (no augmentation,
 or DiffAugment, which never rotates), so `ganvas leak` checks in both spaces and combines them
-(`combine_leak_reports`): a flag in either counts, and an "ok" from a space with the power to see a leak
-outweighs an "inconclusive" from one without.
+(`combine_leak_reports`): a flag in either counts (as a possible leak where its power is low), and an
+"ok" from a space with the power to see a leak outweighs an "inconclusive" from one without.
 
 >>> rng = np.random.default_rng(0)
 >>> real = rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
