@@ -68,12 +68,13 @@ def _blends(images: np.ndarray, labels: np.ndarray, held: np.ndarray, num: int, 
     return np.round((a + b) / 2).astype(np.uint8)
 
 
-def _probe_entropy(probe, feats: np.ndarray) -> float:
+def _probe_logits(probe, feats: np.ndarray):
+    """The probe's style logits [N, K] for features [N, D]."""
     import torch
 
     lin, mean, std = probe[:3]
     with torch.no_grad():
-        return _entropy(lin((torch.from_numpy(feats).float() - mean) / std))
+        return lin((torch.from_numpy(feats).float() - mean) / std)
 
 
 def main() -> None:
@@ -82,8 +83,6 @@ def main() -> None:
     p.add_argument("--num", type=int, default=500)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-
-    import torch
 
     from ganvas.checkpoint import load_generator
     from ganvas.data.emoji import load_emoji
@@ -104,11 +103,10 @@ def main() -> None:
                                                          "probe_accuracy": round(probes[res][3], 4)}
             blends = _blends(data.images, data.labels, probes[res][5], args.num)
             results[f"50/50 blends of two held-out styles ({res} px)"] = {
-                "entropy": round(_probe_entropy(probes[res], extract(ext, blends, progress=False)), 4)}
-        lin, mean, std = probes[res][:3]
+                "entropy": round(_entropy(_probe_logits(probes[res], extract(ext, blends, progress=False))), 4)}
+        lin = probes[res][0]
         gen = np.concatenate([b.numpy() for b in _generated_batches(G, args.num, 64)])
-        with torch.no_grad():
-            logits = lin((torch.from_numpy(extract(ext, gen, progress=False)).float() - mean) / std)
+        logits = _probe_logits(probes[res], extract(ext, gen, progress=False))
         results[run] = {"entropy": round(_entropy(logits), 4), "num": args.num,
                         "top_style_share": np.bincount(logits.argmax(1).numpy(), minlength=lin.out_features)
                         .round(0).tolist()}

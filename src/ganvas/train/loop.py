@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from ganvas import __version__, checkpoint
-from ganvas.config import RunConfig
+from ganvas.config import RunConfig, flatten, set_flag
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sources import load_data
 from ganvas.errors import GanvasError, TrainingDiverged
@@ -250,13 +250,9 @@ def _prepare_run_dir(run_dir: Path, cfg: RunConfig, log: Callable[[str], None]) 
         except (ValueError, GanvasError):
             old = None
         if old is not None:
-            from ganvas.config import flatten
-
             a, b = flatten(old.to_dict()), flatten(cfg.to_dict())
             diff = sorted(k for k in a if a[k] != b.get(k) and k not in RESUMABLE_CHANGES)
             if diff:
-                from ganvas.config import set_flag
-
                 changes = ", ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in diff[:5])
                 more = f" and {len(diff) - 5} more" if len(diff) > 5 else ""
                 # The same command can differ too, when a preset or default changed since the run began.
