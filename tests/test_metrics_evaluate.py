@@ -98,3 +98,14 @@ def test_metrics_during_training_mark_the_best_and_keep_resume_exact(tmp_path, a
     assert (tmp_path / "cut" / "generator.safetensors").read_bytes() == whole
     cut_rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["nimg"] for r in cut_rows] == [128, 256, 384, 512]  # no duplicated rows after the resume
+
+
+def test_metrics_say_which_reference_files_were_skipped(tmp_path, run):
+    ref = make_art_folder(tmp_path / "ref", n=16)
+    (ref / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    result = ev.evaluate(run, str(ref), ["kid"], num=8, extractor="random-conv", progress=False)
+    assert result["ref_skipped"] == [{"path": str(ref / "broken.png"), "reason": result["ref_skipped"][0]["reason"]}]
+    assert result["source_skipped"] == [] and result["num_real"] == 8
+    proc = run_cli("metrics", str(run), "--ref", str(ref), "--metrics", "kid", "--num", "8",
+                   "--extractor", "random-conv", check=True)
+    assert f"skipped 1 unusable file in {ref}:\n  {ref / 'broken.png'}: " in proc.stdout

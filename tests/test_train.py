@@ -412,3 +412,28 @@ def test_one_d_pass_over_real_and_generated_equals_two(tmp_path):
     d_step(s, cfg, Stats(tmp_path / "b", tensorboard=False), 0)
     for p, q, p0 in zip(s.D.parameters(), two.D.parameters(), before):
         assert torch.allclose(p, q, atol=1e-6) and not torch.equal(p, p0)
+
+
+def test_training_names_the_files_it_skipped(tmp_path):
+    art = make_art_folder(tmp_path / "my art", n=16)
+    (art / "empty.png").write_bytes(b"")
+    (art / "notes.jpg").write_text("not a picture")
+    logs: list[str] = []
+    train(_cfg(art, **{"train.kimg": 0.016}), tmp_path / "run", progress=False, log=logs.append)
+    note = next(m for m in logs if m.startswith("skipped"))
+    assert note.splitlines()[0] == f"skipped 2 unusable files in {art}:"
+    assert f"{art / 'empty.png'}: empty file (0 bytes)" in note
+    assert f"{art / 'notes.jpg'}: not an image" in note
+    assert "data inspect" not in note  # every skipped file is named already
+
+
+def test_skipped_note_names_the_first_files_and_the_command_for_the_rest():
+    from ganvas.data.dataset import SkippedFile, skipped_note
+
+    files = [SkippedFile(f"a b/{i}.png", "empty file (0 bytes)") for i in range(5)]
+    note = skipped_note("a b", files, shown=2).splitlines()
+    assert note == ["skipped 5 unusable files in a b:", "  a b/0.png: empty file (0 bytes)",
+                    "  a b/1.png: empty file (0 bytes)",
+                    "  ... and 3 more: `ganvas data inspect 'a b'` lists every file and its reason"]
+    assert len(skipped_note("a b", files[:2], shown=2).splitlines()) == 3  # all shown: no pointer to the rest
+    assert skipped_note("a b", []) is None

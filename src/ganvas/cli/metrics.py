@@ -32,6 +32,7 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
     Scores say which features they use: "FID (EfficientNet-Lite0)" is not comparable with paper FID,
     which needs --extractor inception --weights inception-2015-12-05.pt.
     """
+    from ganvas.data.dataset import SkippedFile, skipped_note
     from ganvas.metrics.evaluate import evaluate
 
     metric_list = [m.strip() for m in names.split(",") if m.strip()] if names else None
@@ -52,6 +53,10 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
             click.echo(f"{name}: {result[key]:.4f}{extra}")
     click.echo(f"images: {result['num']} generated vs {result['num_real']} real ({result['ref']}), "
                f"{result['resolution']} px, resized {result['resize']}")
+    for name, key in ((result["ref"], "ref_skipped"), (source, "source_skipped")):
+        note = skipped_note(str(name), [SkippedFile(**d) for d in result[key]])
+        if note:
+            click.echo(note)
 
 
 @click.command("leak")

@@ -6,6 +6,7 @@ or None for an unlabelled set.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,10 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def skipped_note(self, shown: int = 3) -> str | None:
+        """What was left out of this set and why, for the user (None when nothing was)."""
+        return skipped_note(self.name, self.skipped, shown)
+
     @property
     def resolution(self) -> int:
         return int(self.images.shape[-1])
@@ -46,3 +51,17 @@ class ImageDataset:
     @property
     def num_classes(self) -> int:
         return len(self.label_names) if self.labels is not None else 0
+
+
+def skipped_note(name: str, skipped: list[SkippedFile], shown: int = 3) -> str | None:
+    """A few lines naming the first `shown` skipped files of the folder `name` with their reasons, and
+    the command that lists the rest; None when no file was skipped."""
+    if not skipped:
+        return None
+    n = len(skipped)
+    lines = [f"skipped {n} unusable file{'s' if n != 1 else ''} in {name}:"]
+    lines += [f"  {s.path}: {s.reason}" for s in skipped[:shown]]
+    if n > shown:
+        lines.append(f"  ... and {n - shown} more: `ganvas data inspect {shlex.quote(name)}` lists every file "
+                     f"and its reason")
+    return "\n".join(lines)

@@ -20,7 +20,7 @@ import torch
 
 from ganvas.checkpoint import load_generator
 from ganvas.config import DataConfig
-from ganvas.data.dataset import ImageDataset
+from ganvas.data.dataset import ImageDataset, SkippedFile
 from ganvas.data.sources import load_data
 from ganvas.errors import ConfigError, DataError
 from ganvas.metrics.features import DEFAULT_EXTRACTOR, FeatureExtractor, build_extractor, extract
@@ -58,12 +58,15 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
     else:
         res = resolution or 64
     # The reference first: a wrong --ref fails at once, not after minutes of generating.
-    real, n_real_total = real_features(ref, res, ext, num, seed=seed, batch_size=batch_size, progress=progress)
+    real, n_real_total, ref_skipped = real_features(ref, res, ext, num, seed=seed, batch_size=batch_size,
+                                                    progress=progress)
+    source_skipped: list = []
     if is_run:
         gen = extract(ext, _generated_batches(G, num, batch_size), batch_size=batch_size, progress=progress)
         gen_name = f"generator {record['fingerprint']}"
     else:
         gen_data = load_data(DataConfig(source=str(source), resolution=res), progress=progress)
+        source_skipped = gen_data.skipped
         gen = extract(ext, _subset(gen_data, num, seed), batch_size=batch_size, progress=progress)
         gen_name = str(source)
     result: dict = {}
@@ -71,7 +74,11 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
         result.update(fn(real, gen, seed=seed))
     result.update({"extractor": ext.name, "label": ext.label, "num": len(gen), "num_real": len(real),
                    "real_available": n_real_total, "resolution": res, "ref": ref, "source": gen_name,
-                   "resize": RESIZE_NOTE})
+                   "resize": RESIZE_NOTE,
+                   # Unusable files left out of either set (each with the reason), so a score is never
+                   # silently computed on fewer images than the folder holds.
+                   "ref_skipped": [dataclasses.asdict(s) for s in ref_skipped],
+                   "source_skipped": [dataclasses.asdict(s) for s in source_skipped]})
     return result
 
 
@@ -128,7 +135,7 @@ class TrainingEvaluator:
         seeds r, r + W, ..., and the features are gathered, so the work is split W ways."""
         if self._ext is None:
             self._ext = build_extractor(self.extractor_name, device=next(G.parameters()).device)
-            self._real, _ = real_features(self.data_cfg, self.data_cfg.resolution, self._ext, self.num,
+            self._real, _, _ = real_features(self.data_cfg, self.data_cfg.resolution, self._ext, self.num,
                                           progress=False)
         seeds = list(range(self.world.rank, self.num, self.world.size))
         gen = extract(self._ext, _generated_batches(G, self.num, 64, seeds), batch_size=64, progress=False)
@@ -168,9 +175,10 @@ def _generated_batches(G: Generator, num: int, batch_size: int,
 
 
 def real_features(ref: str | DataConfig, resolution: int, ext: FeatureExtractor, num: int, seed: int = 0,
-                  batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, int]:
+                  batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, int, list[SkippedFile]]:
     """Features of up to `num` real images of `ref` (a data source, or a training run's DataConfig, whose
-    fit and background then apply) at `resolution`, from the cache when possible."""
+    fit and background then apply) at `resolution`, from the cache when possible; with the number of
+    usable images and the files skipped as unusable."""
     data_cfg = ref if isinstance(ref, DataConfig) else DataConfig(source=ref)
     data_cfg = dataclasses.replace(data_cfg, resolution=resolution, labels="none")
     ref = data_cfg.source
@@ -185,7 +193,7 @@ def real_features(ref: str | DataConfig, resolution: int, ext: FeatureExtractor,
         try:
             feats = np.load(path, allow_pickle=False)
             if feats.ndim == 2 and feats.shape[1] == ext.dim:
-                return feats, len(data)
+                return feats, len(data), data.skipped
         except (OSError, ValueError):
             pass  # a damaged cache file: recompute
     feats = extract(ext, _subset(data, num, seed), batch_size=batch_size, progress=progress)
@@ -194,4 +202,4 @@ def real_features(ref: str | DataConfig, resolution: int, ext: FeatureExtractor,
             np.save(f, feats, allow_pickle=False)
     except OSError:
         pass  # a read-only cache only costs time
-    return feats, len(data)
+    return feats, len(data), data.skipped

@@ -69,9 +69,9 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         progress, log = False, lambda m: None  # only the main process talks and writes
     try:
         data = load_data(cfg.data, progress=progress)
-        tip = _small_set_tip(cfg, data)
-        if tip:
-            log(tip)
+        for note in (data.skipped_note() if isinstance(data, ImageDataset) else None, _small_set_tip(cfg, data)):
+            if note:
+                log(note)
         setup = build_setup(cfg, data, world)
         total_nimg = _total_nimg(cfg, data)
         if main:
