@@ -437,3 +437,18 @@ def test_skipped_note_names_the_first_files_and_the_command_for_the_rest():
                     "  ... and 3 more: `ganvas data inspect 'a b'` lists every file and its reason"]
     assert len(skipped_note("a b", files[:2], shown=2).splitlines()) == 3  # all shown: no pointer to the rest
     assert skipped_note("a b", []) is None
+
+
+@pytest.mark.parametrize("key, name", [("model.name", "stylgan"), ("loss.name", "hinje"), ("aug.name", "adaa")])
+def test_a_misspelt_name_fails_before_the_data_is_read(tmp_path, art, monkeypatch, key, name):
+    def no_reading(*a, **k):
+        raise AssertionError("the data was read before the names were checked")
+
+    monkeypatch.setattr("ganvas.train.loop.load_data", no_reading)
+    with pytest.raises(GanvasError, match=f"unknown .*'{name}'; choose one of"):
+        train(_cfg(art, **{key: name}), tmp_path / "run", progress=False, log=lambda m: None)
+    monkeypatch.setattr("ganvas.data.sources.load_data", no_reading)  # --preset auto counts the images first
+    from ganvas.cli.train import _auto_config
+
+    with pytest.raises(GanvasError, match=f"unknown .*'{name}'; choose one of"):
+        _auto_config({"data.source": str(art), key: name}, progress=False)

@@ -113,10 +113,12 @@ def _auto_config(overrides: dict, progress: bool):
     from ganvas.config import POINT_SOURCES, auto_preset, build_config
     from ganvas.data.sources import load_data
     from ganvas.errors import ConfigError
+    from ganvas.train.steps import check_names
 
     base = build_config("default", overrides)
     if base.data.source in POINT_SOURCES:
         raise ConfigError("--preset auto chooses settings for image data; 2-D sets train with the default preset")
+    check_names(base)  # before the folder is read
     num_images = len(load_data(base.data, progress=progress))  # cached: training reuses this pass
     chosen, reasons = auto_preset(base.data.resolution, num_images, overrides.get("model.name"))
     click.echo(f"preset auto for {num_images} images at {base.data.resolution} px:", err=True)

@@ -26,8 +26,8 @@ from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, plot_losses, plot_series, read_stats
-from ganvas.train.steps import (Setup, build_setup, d_step, freeze_layers, g_step, lr_factor, remember_buffers,
-                                set_lr)
+from ganvas.train.steps import (Setup, build_setup, check_names, d_step, freeze_layers, g_step, lr_factor,
+                                remember_buffers, set_lr)
 from ganvas.utils.device import resolve_device
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
@@ -68,6 +68,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     if not main:
         progress, log = False, lambda m: None  # only the main process talks and writes
     try:
+        check_names(cfg)
         data = load_data(cfg.data, progress=progress)
         for note in (data.skipped_note() if isinstance(data, ImageDataset) else None, _small_set_tip(cfg, data)):
             if note:

@@ -128,6 +128,15 @@ class Setup:
         return self.batches.labels[self.batches.indices(nimg + 7919, n)]
 
 
+def check_names(cfg: RunConfig) -> None:
+    """Fail on an unknown model, loss or augmentation name before any data is read: a typo should not
+    wait for a large folder to decode."""
+    if cfg.model.name != "auto":
+        MODELS.get(cfg.model.name)
+    LOSSES.get(cfg.loss.name)
+    AUGMENTS.get(cfg.aug.name)
+
+
 def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     is_image = isinstance(data, ImageDataset)
     kind = "image" if is_image else "points"
