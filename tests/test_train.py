@@ -452,3 +452,31 @@ def test_a_misspelt_name_fails_before_the_data_is_read(tmp_path, art, monkeypatc
 
     with pytest.raises(GanvasError, match=f"unknown .*'{name}'; choose one of"):
         _auto_config({"data.source": str(art), key: name}, progress=False)
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_one_before_resumes(tmp_path, art):
+    run = tmp_path / "run"
+    train(_cfg(art, **{"train.kimg": 0.064, "train.checkpoint_kimg": 0.016}), run, progress=False, log=lambda m: None)
+    newest = run / "checkpoints" / "ckpt-0000000064.pt"
+    newest.write_bytes(newest.read_bytes()[:500])  # a copy cut short
+    logs: list[str] = []
+    result = train(_cfg(art, **{"train.kimg": 0.080, "train.checkpoint_kimg": 0.016}), run, progress=False,
+                   log=logs.append)
+    assert any(m.startswith("checkpoint ckpt-0000000064.pt cannot be read (") and
+               m.endswith("kept as ckpt-0000000064.pt.damaged, and the run goes on from ckpt-0000000048.pt")
+               for m in logs)
+    assert f"resuming {run} from 0.048 kimg (ckpt-0000000048.pt)" in logs
+    assert (run / "checkpoints" / "ckpt-0000000064.pt.damaged").stat().st_size == 500
+    assert result.nimg == 80
+
+
+def test_a_run_whose_checkpoints_are_all_damaged_is_left_alone(tmp_path, art):
+    run = tmp_path / "run"
+    train(_cfg(art, **{"train.kimg": 0.032, "train.checkpoint_kimg": 0.016}), run, progress=False, log=lambda m: None)
+    for ckpt in (run / "checkpoints").iterdir():
+        ckpt.write_bytes(b"not a checkpoint")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(GanvasError, match=r"no checkpoint in .* can be read \(ckpt-0000000032.pt, "
+                                          r"ckpt-0000000016.pt; .*Nothing was changed"):
+        train(_cfg(art, **{"train.kimg": 0.064}), run, progress=False, log=lambda m: None)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -17,7 +17,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -58,18 +58,43 @@ def save_state(run_dir: str | os.PathLike, state: dict[str, Any], keep: int = 3)
     return path
 
 
-def load_latest_state(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """The newest readable checkpoint, or None. An unreadable one (a disk fault) falls back to the previous."""
+def load_latest_state(run_dir: str | os.PathLike, log: Callable[[str], None] | None = None,
+                      set_aside: bool = False) -> dict[str, Any] | None:
+    """The newest readable checkpoint, or None when the run has none.
+
+    A damaged one (a disk fault, a copy cut short) falls back to the one before, and `log` says so; with
+    `set_aside` (the process that owns the run folder) it is renamed to `*.pt.damaged`, kept for a look
+    but out of the resume path. When every checkpoint is damaged, GanvasError and nothing is changed:
+    silently starting over would overwrite the run's generator and history.
+    """
+    damaged: list[tuple[Path, str]] = []
     for path in reversed(list_checkpoints(run_dir)):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - a damaged file: try the one before
+        except Exception as e:  # noqa: BLE001 - a damaged file: try the one before
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]  # its first sentence
+            damaged.append((path, first[:160]))
             continue
         if state.get("format_version") != STATE_FORMAT:
             raise GanvasError(f"{path} was written by another ganvas version (format "
                               f"{state.get('format_version')}); start a new run folder with --out")
+        for bad, reason in damaged:
+            aside = bad.with_name(bad.name + ".damaged")
+            if set_aside:
+                try:
+                    bad.replace(aside)
+                except OSError:
+                    aside = bad  # (a read-only folder: it stays, and is tried and passed over again)
+            if log is not None:
+                log(f"checkpoint {bad.name} cannot be read ({reason}); it is kept as {aside.name}, and the run "
+                    f"goes on from {path.name}")
         state["path"] = str(path)
         return state
+    if damaged:
+        names = ", ".join(p.name for p, _ in damaged)
+        raise GanvasError(f"no checkpoint in {checkpoint_dir(run_dir)} can be read ({names}; the newest: "
+                          f"{damaged[0][1]}). Nothing was changed. To start over, train into a new --out "
+                          f"folder; to keep trying, restore the files from a backup")
     return None
 
 

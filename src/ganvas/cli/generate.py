@@ -43,7 +43,8 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
         raise GanvasError("--per-class needs a conditional generator (train with --labels subdirs)")
     paths = handle.save(seeds, out, truncation=trunc, class_name=class_name, grid=grid, batch_size=batch_size,
                         progress=True)
-    click.echo(f"wrote {len(seeds)} images to {out}" + (f" (grid: {paths[-1]})" if grid else ""))
+    count = f"{len(seeds)} image{'s' if len(seeds) != 1 else ''}"
+    click.echo(f"wrote {count} to {out}" + (f" (grid: {paths[-1]})" if grid else ""))
     if per_class:
         click.echo(f"per-class grid: {handle.save_class_grid(seeds[:16], out, truncation=trunc)}")
 

@@ -88,7 +88,9 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     G, D, G_ema, opt_G, opt_D, world = setup.G, setup.D, setup.G_ema, setup.opt_G, setup.opt_D, setup.world
     main = world.is_main
     nimg, bad_steps = 0, {"G": 0, "D": 0}  # consecutive non-finite steps per network
-    state = checkpoint.load_latest_state(run_dir)
+    state = checkpoint.load_latest_state(run_dir, log, set_aside=main)  # refuses a run it cannot resume
+    if main:
+        atomic_write_text(run_dir / "config.json", cfg.to_json() + "\n")
     if state is not None:
         nimg, bad_steps = _restore(state, setup)
         log(f"resuming {run_dir} from {nimg / 1000:g} kimg ({Path(state['path']).name})")
@@ -264,8 +266,7 @@ def _prepare_run_dir(run_dir: Path, cfg: RunConfig, log: Callable[[str], None]) 
     elif run_dir.exists() and any(run_dir.iterdir()) and not cfg_path.exists() \
             and not checkpoint.list_checkpoints(run_dir):
         raise GanvasError(f"--out {run_dir} exists and is not a ganvas run folder; choose an empty or new folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cfg_path, cfg.to_json() + "\n")
+    run_dir.mkdir(parents=True, exist_ok=True)  # (config.json is written once the checkpoints are read)
 
 
 def _progress_bar(total: int, start: int, enabled: bool):
