@@ -109,6 +109,22 @@ def test_sigkill_then_rerun_is_bit_identical(tmp_path, art, finished_run, kill_a
     assert (out / "checkpoints" / "ckpt-0000000512.pt").exists()
 
 
+def test_ctrl_c_stops_with_a_checkpoint_and_a_rerun_is_bit_identical(tmp_path, art, finished_run):
+    """SIGINT stops after the current step with a checkpoint there (not at the last periodic one)."""
+    out = tmp_path / "run"
+    args = ["train", "--data", str(art), "--out", str(out), "--kimg", "0.5", "--checkpoint-kimg", "0.128",
+            *TINY_TRAIN]
+    stopped = run_cli(*args, env={"GANVAS_FAULT_KILL_AT_NIMG": "400", "GANVAS_FAULT_SIGNAL": "INT"})
+    assert stopped.returncode == 130, stopped.stderr
+    assert "stopping after this step, with a checkpoint (Ctrl-C again to stop at once)" in stopped.stderr
+    assert "interrupted at 0.416 of 0.5 kimg, with a checkpoint at this step" in stopped.stderr
+    assert sorted(p.name for p in (out / "checkpoints").iterdir())[-1] == "ckpt-0000000416.pt"
+    assert not (out / "generator.safetensors").exists()
+    resumed = run_cli(*args, check=True)
+    assert "from 0.416 kimg" in resumed.stderr
+    assert (out / "generator.safetensors").read_bytes() == (finished_run / "generator.safetensors").read_bytes()
+
+
 def test_sigkill_resume_with_critic_steps_penalty_augmentation_and_labels(tmp_path):
     """The same guarantee with n_critic=5, the gradient penalty, DiffAugment and a conditional model."""
     art = make_art_folder(tmp_path / "classes", n=24, classes=("a", "b"))

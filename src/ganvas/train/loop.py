@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     batch, n_critic = cfg.train.batch, cfg.train.n_critic
     grid_n = 1000 if setup.info.kind == "points" else cfg.train.grid_size
 
-    kill_at = _fault_kill_at()
+    kill_at, fault_signal = _fault_kill_at()
     evaluator = None
     if cfg.train.metrics:  # every process renders and extracts its share of the images
         from ganvas.metrics.evaluate import TrainingEvaluator
@@ -133,6 +134,16 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     bar = _progress_bar(total_nimg, nimg, progress)
     t_tick, nimg_tick = time.perf_counter(), nimg
     deadline = time.perf_counter() + 60 * cfg.train.minutes if cfg.train.minutes else None
+    interrupt = _Interrupt(world.size == 1, log)
+
+    def stop_here() -> None:
+        """A checkpoint and a grid at this step, where a rerun of the same command picks up exactly."""
+        _check_in_sync(setup)
+        if main:
+            _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
+            if not _grid_path(grids, nimg).exists():  # the samples the run stops with
+                save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
+
     try:
         while nimg < total_nimg:
             nimg_start = nimg
@@ -172,17 +183,19 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
                     _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
             if deadline is not None and crossed(cfg.train.log_kimg, nimg_start, nimg) and nimg < total_nimg \
                     and _time_is_up(deadline, setup):
-                _check_in_sync(setup)
-                if main:
-                    _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)
-                    if not _grid_path(grids, nimg).exists():  # the samples the run stops with
-                        save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
+                stop_here()
                 log(f"stopping after {cfg.train.minutes:g} minutes at {nimg / 1000:g} of {total_nimg / 1000:g} kimg; "
                     f"rerun the same command to continue")
                 break
-            if kill_at is not None and nimg >= kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)  # fault injection for the resume tests
+            if interrupt.requested and nimg < total_nimg:
+                stop_here()
+                log(f"interrupted at {nimg / 1000:g} of {total_nimg / 1000:g} kimg, with a checkpoint at this step")
+                raise KeyboardInterrupt
+            if kill_at is not None and nimg >= kill_at:  # fault injection for the resume tests
+                os.kill(os.getpid(), fault_signal)
+                kill_at = None  # (a signal the process survives, such as SIGINT, is sent once)
     finally:
+        interrupt.close()
         if bar is not None:
             bar.close()
         stats.close()
@@ -228,10 +241,11 @@ def _describe(data, c_dim: int) -> str:
     return f"{data.num_modes} modes, 2-D"
 
 
-def _fault_kill_at() -> int | None:
-    """GANVAS_FAULT_KILL_AT_NIMG=N makes the process SIGKILL itself once nimg >= N (tests only)."""
+def _fault_kill_at() -> tuple[int | None, signal.Signals]:
+    """GANVAS_FAULT_KILL_AT_NIMG=N makes the process send itself SIGKILL (or GANVAS_FAULT_SIGNAL, e.g. INT)
+    once nimg >= N (tests only)."""
     value = os.environ.get("GANVAS_FAULT_KILL_AT_NIMG")
-    return int(value) if value else None
+    return (int(value) if value else None), signal.Signals[f"SIG{os.environ.get('GANVAS_FAULT_SIGNAL', 'KILL')}"]
 
 
 def _total_nimg(cfg: RunConfig, data) -> int:
@@ -287,6 +301,31 @@ def _progress_bar(total: int, start: int, enabled: bool):
 def _set_requires_grad(params: list[torch.nn.Parameter], flag: bool) -> None:
     for p in params:
         p.requires_grad_(flag)
+
+
+class _Interrupt:
+    """Ctrl-C (SIGINT) asks the loop to stop after the current step, with a checkpoint there, so no work
+    is lost; a second Ctrl-C stops at once. Only in a one-process run (in a multi-process run the others
+    would wait in a collective for the process that stopped) and from the main thread, where Python
+    delivers signals; elsewhere Ctrl-C raises KeyboardInterrupt as usual."""
+
+    def __init__(self, enabled: bool, log: Callable[[str], None]):
+        self.requested, self.log = False, log
+        self._installed = enabled and threading.current_thread() is threading.main_thread()
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log("stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
+
+    def close(self) -> None:
+        if self._installed:
+            previous = self._previous if self._previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
 
 
 def _time_is_up(deadline: float, s: Setup) -> bool:
