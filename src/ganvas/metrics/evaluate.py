@@ -136,7 +136,7 @@ class TrainingEvaluator:
         if self._ext is None:
             self._ext = build_extractor(self.extractor_name, device=next(G.parameters()).device)
             self._real, _, _ = real_features(self.data_cfg, self.data_cfg.resolution, self._ext, self.num,
-                                          progress=False)
+                                             progress=False)
         seeds = list(range(self.world.rank, self.num, self.world.size))
         gen = extract(self._ext, _generated_batches(G, self.num, 64, seeds), batch_size=64, progress=False)
         if self.world.size > 1:
