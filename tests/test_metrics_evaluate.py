@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ganvas.config import build_config
-from ganvas.errors import DataError
+from ganvas.errors import DataError, GanvasError
 from ganvas.metrics import evaluate as ev
 from ganvas.train import train
 from helpers import make_art_folder, run_cli
@@ -109,3 +109,17 @@ def test_metrics_say_which_reference_files_were_skipped(tmp_path, run):
     proc = run_cli("metrics", str(run), "--ref", str(ref), "--metrics", "kid", "--num", "8",
                    "--extractor", "random-conv", check=True)
     assert f"skipped 1 unusable file in {ref}:\n  {ref / 'broken.png'}: " in proc.stdout
+
+
+def test_an_unfinished_run_is_not_scored_as_a_folder_of_images(tmp_path, run, art):
+    import shutil
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(run, unfinished)
+    for name in ("generator.safetensors", "generator.json"):
+        (unfinished / name).unlink()  # as a run stopped before its end: checkpoints and grids, no export
+    with pytest.raises(GanvasError, match="Training has not finished yet: rerun the same `ganvas train`"):
+        ev.evaluate(unfinished, str(art), ["kid"], num=8, extractor="random-conv", progress=False)
+    shutil.rmtree(unfinished / "checkpoints")  # killed before its first checkpoint: config.json and grids
+    with pytest.raises(GanvasError, match="no exported generator"):
+        ev.evaluate(unfinished, str(art), ["kid"], num=8, extractor="random-conv", progress=False)

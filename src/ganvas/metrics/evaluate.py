@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ganvas.checkpoint import load_generator
+from ganvas.checkpoint import is_run_folder, load_generator
 from ganvas.config import DataConfig
 from ganvas.data.dataset import ImageDataset, SkippedFile
 from ganvas.data.sources import load_data
@@ -49,7 +49,8 @@ def evaluate(source: str | os.PathLike, ref: str, metrics: list[str] | None = No
     fns = {m: METRICS.get(m) for m in metrics}  # unknown names fail before any work
     ext = build_extractor(extractor, weights=weights)
     source = Path(source)
-    is_run = (source / "generator.json").is_file() or source.suffix in (".safetensors", ".json")
+    # A run folder is scored by its generator, or refused with how to finish it: its grids are not samples.
+    is_run = is_run_folder(source) or source.suffix in (".safetensors", ".json")
     if is_run:
         G, record = load_generator(source)
         if record.get("kind") != "image":
