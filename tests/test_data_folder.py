@@ -4,6 +4,7 @@ every odd-but-valid image comes out as the right RGB pixels, and nothing raises.
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import warnings
@@ -18,6 +19,7 @@ from ganvas.data import folder
 from ganvas.data.folder import load_folder
 from ganvas.errors import ConfigError, DataError
 from ganvas.utils.files import cache_dir
+from helpers import make_art_folder
 
 pytestmark = pytest.mark.timeout(120)  # a regression that opens the FIFO would hang, not fail
 
@@ -440,3 +442,35 @@ def test_progress_bar_on_stderr(tmp_path, capsys, monkeypatch):
     assert out == "" and "3/3" in err
     load_folder(tmp_path, resolution=R, cache=False, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_folder_is_refused_as_data_with_the_data_it_trained_on(tmp_path):
+    run = tmp_path / "run"
+    make_art_folder(run / "grids", n=3)  # the sample grids a run writes from its start
+    (run / "config.json").write_text(json.dumps({"data": {"source": "/art/my set"}}))
+    with pytest.raises(DataError, match=r"is a ganvas run folder \(its images are samples, not data\); give a "
+                                        r"folder of images, such as the data this run trained on \(/art/my set\)"):
+        load_folder(run, resolution=16, progress=False)
+    (run / "config.json").write_text("{damaged")
+    with pytest.raises(DataError, match=r"not data\); give a folder of images$"):
+        load_folder(run, resolution=16, progress=False)
+    (run / "config.json").unlink()  # a folder that merely holds a grids/ subfolder is data
+    assert len(load_folder(run, resolution=16, progress=False)) == 3
+
+
+def test_a_run_folder_inside_the_data_is_passed_over(tmp_path):
+    from ganvas.data.inspect import inspect_folder
+
+    art = make_art_folder(tmp_path / "art", n=5)
+    run = art / "runs" / "first"  # e.g. --out art/runs/first: its grids must not become training data
+    make_art_folder(run / "grids", n=3)
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "ckpt-0000000064.pt").write_bytes(b"state")
+    assert len(load_folder(art, resolution=16, progress=False)) == 5
+    report = inspect_folder(art)
+    assert report["images"] == 5 and report["run_folders"] == ["runs/first"]
+    from ganvas.cli.data import format_report
+
+    assert "  run folders: runs/first  (passed over: ganvas runs hold samples, not data)" in format_report(report)
+    (run / "checkpoints" / "ckpt-0000000064.pt").unlink()  # no checkpoint, no config: a plain folder again
+    assert len(load_folder(art, resolution=16, progress=False)) == 8

@@ -133,13 +133,6 @@ def _generator_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     raise GanvasError(f"{p} is not a run folder or a generator.safetensors file")
 
 
-def is_run_folder(path: str | os.PathLike) -> bool:
-    """Whether `path` is a `ganvas train` run folder, finished or not (so never a folder of images to score)."""
-    path = Path(path)
-    return path.is_dir() and ((path / "generator.json").is_file() or bool(list_checkpoints(path))
-                              or ((path / "config.json").is_file() and (path / "grids").is_dir()))
-
-
 def load_generator(path: str | os.PathLike) -> tuple[Generator, dict[str, Any]]:
     """Rebuild an exported generator (eval mode, CPU, float32) and return it with its JSON record."""
     from safetensors import SafetensorError

@@ -71,6 +71,8 @@ def format_report(r: dict) -> str:
             f"  formats:     {counts(r['formats'])}",
         ]
     lines.append(f"  duplicates:  {r['duplicates']:,} file(s) identical to another one")
+    if r["run_folders"]:
+        lines.append(f"  run folders: {', '.join(r['run_folders'])}  (passed over: ganvas runs hold samples, not data)")
     if r["other_files"]:
         lines.append(f"  not images:  {counts(r['other_files'])}  (passed over; accepted: "
                      f"{' '.join(IMAGE_EXTENSIONS)})")

@@ -10,7 +10,8 @@ Rules (the same for `inspect_folder`, which shares the scan and the decoder chec
 - The folder is scanned recursively in sorted order, following symlinked folders but never visiting a
   real folder twice (so a link to a parent cannot loop). Names starting with "." (`.DS_Store`, macOS
   `._photo.jpg` resource forks, `.git/`) are passed over silently, as are files without an image
-  extension (`notes.txt`, `meta.json`).
+  extension (`notes.txt`, `meta.json`). A `ganvas train` run folder inside the folder (`--out` under
+  the data) is passed over too: its grids are samples, not data (listed by `inspect_folder`).
 - Image extensions (case-insensitive): .jpg .jpeg .png .webp .bmp .gif .tif .tiff. The content decides
   the decoder, restricted to those formats (Pillow never runs e.g. Ghostscript on a renamed EPS).
 - `labels="subdirs"`: the first-level subfolder is the class. Images directly in the root are skipped
@@ -23,6 +24,7 @@ Rules (the same for `inspect_folder`, which shares the scan and the decoder chec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -43,7 +45,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganvas.data.dataset import ImageDataset, SkippedFile
 from ganvas.errors import ConfigError, DataError
-from ganvas.utils.files import atomic_open, cache_dir
+from ganvas.utils.files import atomic_open, cache_dir, is_run_folder
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 # Pillow format names allowed to decode; MPO is how Pillow names many camera JPEGs, DIB is a BMP.
@@ -103,6 +105,16 @@ class FolderScan:
     candidates: list[Candidate]  # sorted by relative path
     files_seen: int  # every non-hidden file looked at, image or not
     ignored: dict[str, int]  # extension ("" for none) -> count of non-hidden files without an image extension
+    run_folders: list[str] = dataclasses.field(default_factory=list)  # relative paths of run folders passed over
+
+
+def _run_data_hint(run: Path) -> str:
+    """', such as the data this run trained on (DATA)', read from its config.json where it can be."""
+    try:
+        source = json.loads((run / "config.json").read_text())["data"]["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f", such as the data this run trained on ({source})" if isinstance(source, str) and source else ""
 
 
 def scan_folder(path: str | os.PathLike) -> FolderScan:
@@ -116,10 +128,14 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
         raise DataError(f"dataset folder {str(path)!r} does not exist{hint}; give a folder of images")
     if not root.is_dir():
         raise DataError(f"{str(path)!r} is a file, not a folder; give the folder that holds the images")
+    if is_run_folder(root):
+        raise DataError(f"{str(path)!r} is a ganvas run folder (its images are samples, not data); give a "
+                        f"folder of images{_run_data_hint(root)}")
 
     candidates: list[Candidate] = []
     files_seen = 0
     ignored: Counter = Counter()
+    run_folders: list[str] = []
     visited = {os.path.realpath(root)}
     stack: list[tuple[str, str]] = [(str(root), "")]  # (folder on disk, its relative prefix)
     while stack:
@@ -141,7 +157,9 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
             rel = prefix + entry.name
             if _is_dir(entry):
                 real = os.path.realpath(entry.path)
-                if real not in visited:  # a second way into a folder (or a loop) is not followed
+                if is_run_folder(entry.path):  # e.g. --out under the data folder: samples, not data
+                    run_folders.append(rel)
+                elif real not in visited:  # a second way into a folder (or a loop) is not followed
                     visited.add(real)
                     subdirs.append((entry.path, rel + "/"))
                 continue
@@ -161,7 +179,7 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
                 candidates.append(Candidate(rel, shown, -1, 0, problem))
         stack.extend(reversed(subdirs))  # pop in sorted order: deterministic "first way in" wins
     candidates.sort(key=lambda c: c.rel.split("/"))
-    return FolderScan(root, candidates, files_seen, dict(sorted(ignored.items())))
+    return FolderScan(root, candidates, files_seen, dict(sorted(ignored.items())), run_folders)
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

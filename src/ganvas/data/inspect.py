@@ -35,6 +35,7 @@ def inspect_folder(path: str | os.PathLike, labels: str = "none", progress: bool
       path, labels_mode
       files_seen      every non-hidden file looked at
       image_files     those with an image extension; other_files {extension: count} were passed over
+      run_folders     ganvas run folders inside it (relative paths), passed over: their images are samples
       images          usable images (what load_folder with the same `labels` keeps)
       skipped         [{path, reason}], same reasons as load_folder
       labels          {class: usable count}; empty unless labels="subdirs"
@@ -87,6 +88,7 @@ def inspect_folder(path: str | os.PathLike, labels: str = "none", progress: bool
         "files_seen": scan.files_seen,
         "image_files": len(scan.candidates),
         "other_files": scan.ignored,
+        "run_folders": scan.run_folders,
         "images": len(sizes),
         "skipped": skipped,
         "labels": {k: v for k, v in sorted(subfolders.items()) if v} if labels == "subdirs" else {},

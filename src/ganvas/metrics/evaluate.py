@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ganvas.checkpoint import is_run_folder, load_generator
+from ganvas.checkpoint import load_generator
 from ganvas.config import DataConfig
 from ganvas.data.dataset import ImageDataset, SkippedFile
 from ganvas.data.sources import load_data
@@ -26,7 +26,7 @@ from ganvas.errors import ConfigError, DataError
 from ganvas.metrics.features import DEFAULT_EXTRACTOR, FeatureExtractor, build_extractor, extract
 from ganvas.metrics.registry import METRICS
 from ganvas.models.base import Generator, synthesize
-from ganvas.utils.files import atomic_open, cache_dir
+from ganvas.utils.files import atomic_open, cache_dir, is_run_folder
 from ganvas.utils.image import float_to_uint8
 from ganvas.utils.dist import World, all_gather_object
 from ganvas.utils.seeding import latents_from_seeds

@@ -68,3 +68,11 @@ def cache_dir() -> Path:
         return Path(os.environ["GANVAS_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "ganvas"
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    """Whether `path` is a `ganvas train` run folder, finished or not: an exported generator, a checkpoint,
+    or the config and grids a run writes first. Its grids are samples, never images to train on or score."""
+    path = Path(path)
+    return path.is_dir() and ((path / "generator.json").is_file() or any((path / "checkpoints").glob("ckpt-*.pt"))
+                              or ((path / "config.json").is_file() and (path / "grids").is_dir()))
