@@ -156,10 +156,11 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
                 continue
             rel = prefix + entry.name
             if _is_dir(entry):
-                real = os.path.realpath(entry.path)
                 if is_run_folder(entry.path):  # e.g. --out under the data folder: samples, not data
                     run_folders.append(rel)
-                elif real not in visited:  # a second way into a folder (or a loop) is not followed
+                    continue
+                real = os.path.realpath(entry.path)
+                if real not in visited:  # a second way into a folder (or a loop) is not followed
                     visited.add(real)
                     subdirs.append((entry.path, rel + "/"))
                 continue
