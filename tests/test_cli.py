@@ -35,6 +35,7 @@ def test_dry_run_prints_the_resolved_config():
     (["generate", "/no/such/run", "--out", "x"], "does not exist"),
     (["generate", "RUN", "--seeds", "5-1", "--out", "x"], "runs backwards"),
     (["interpolate", "RUN", "--seeds", "1", "--out", "x.gif"], "does not exist"),
+    (["interpolate", "RUN", "--seeds", "1,2", "--out", "x.avi"], "must end in .gif (a looping GIF) or .mp4"),
 ])
 def test_errors_are_one_clear_line(tmp_path, args, fragment):
     args = [a.replace("RUN", str(tmp_path / "run")) for a in args]

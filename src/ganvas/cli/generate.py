@@ -56,29 +56,34 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
 @click.option("--classes", default=None, metavar="A,B,...",
               help="Walk through these classes (styles) instead, with the first seed fixed.")
 @click.option("--frames", type=int, default=60, show_default=True, callback=positive_int)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .gif path.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output path: .gif (a looping GIF) or .mp4 (an H.264 video).")
 @click.option("--trunc", type=float, default=1.0, show_default=True)
 @click.option("--fps", type=float, default=20.0, show_default=True)
-@click.option("--scale", type=int, default=1, show_default=True, callback=positive_int,
-              help="Enlarge frames by this factor (nearest neighbour).")
+@click.option("--scale", type=int, default=None, callback=positive_int,
+              help="Enlarge frames by this factor (nearest neighbour). Default: 1 for a GIF; for an MP4, "
+                   "the least factor that makes frames at least 256 px.")
 @click.option("--class", "class_name", default=None, help="Class (style) name, for conditional generators.")
 @click.option("--dry-run", is_flag=True, help="Check the run and the options, print what would be written, exit.")
 def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, classes, class_name, dry_run):
-    """Write a looping GIF: a spherical walk through the seeds' latents and back.
+    """Write a looping GIF or MP4: a spherical walk through the seeds' latents and back.
 
     \b
     Examples:
       ganvas interpolate runs/emoji --seeds 1,7,3 --frames 60 --out walk.gif
-      ganvas interpolate runs/styles --classes monet,vangogh,hokusai --seeds 4 --out styles.gif
+      ganvas interpolate runs/emoji --seeds 1,7,3,9 --frames 240 --fps 30 --out walk.mp4
+      ganvas interpolate runs/styles --classes monet,vangogh,hokusai --seeds 4 --out styles.mp4
     """
     from ganvas.generate.api import load
-    from ganvas.generate.interpolate import class_walk, interpolate
+    from ganvas.generate.interpolate import check_video_out, class_walk, interpolate
 
+    check_video_out(out, fps)  # a wrong suffix or frame rate fails before the generator loads
     handle = load(run_dir)
     if classes:
         names = [c.strip() for c in classes.split(",") if c.strip()]
         if dry_run:
-            click.echo(f"would write a {frames}-frame looping GIF of seed {seeds[0]} through classes {names} to {out}")
+            click.echo(f"would write a {frames}-frame {_video_kind(out)} of seed {seeds[0]} through classes {names} "
+                       f"to {out}")
             return
         click.echo(f"wrote {class_walk(handle, seeds[0], names, frames, out, trunc, fps, scale)}")
         return
@@ -88,10 +93,14 @@ def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, classes, cla
         handle.check_truncation(trunc)
         walk_latents(handle.latents(seeds), frames)  # validates seeds and frames
         handle.class_vector(seeds[:1], class_name)
-        click.echo(f"would write a {frames}-frame looping GIF through seeds {seeds} to {out}")
+        click.echo(f"would write a {frames}-frame {_video_kind(out)} through seeds {seeds} to {out}")
         return
     path = interpolate(handle, seeds, frames, out, truncation=trunc, fps=fps, class_name=class_name, scale=scale)
     click.echo(f"wrote {path}")
+
+
+def _video_kind(out: str) -> str:
+    return "MP4 video" if out.lower().endswith(".mp4") else "looping GIF"
 
 
 @click.command("mix")

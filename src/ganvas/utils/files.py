@@ -25,8 +25,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the file asked for, not the folder or the temp file that failed
+        why = "a file is in the way of its folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else \
+            f"cannot create files in {path.parent} ({e.strerror or e})"
+        raise OSError(e.errno, f"cannot write it: {why}", str(path)) from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f

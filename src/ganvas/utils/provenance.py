@@ -1,7 +1,8 @@
 """Every image ganvas writes says it is machine-generated.
 
 PNG files carry text chunks: a notice, the generator's fingerprint (a hash of its weights), the seed(s)
-and the truncation. GIF files carry the same as a comment. Written through `save_png` / `save_gif`.
+and the truncation. GIF files carry the same as a comment, and MP4 files in their comment and
+description tags. Written through `save_png` / `save_gif` / `save_mp4`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+import numpy as np
+
+from ganvas.errors import GanvasError
 from ganvas.utils.files import atomic_write_bytes
 from ganvas.utils.image import png_bytes
 
@@ -53,11 +58,50 @@ def save_png(img: "Image.Image", path: str | os.PathLike, meta: dict[str, str]) 
 def save_gif(frames: list["Image.Image"], path: str | os.PathLike, meta: dict[str, str],
              duration_ms: int = 40) -> None:
     """A looping GIF whose comment extension holds the provenance."""
-    comment = "; ".join(f"{k}={v}" for k, v in meta.items() if k.startswith("ganvas:"))
+    comment = _comment(meta)
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=duration_ms, comment=comment.encode("utf-8")[:255 * 8], disposal=1)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _comment(meta: dict[str, str]) -> str:
+    if meta.get("ganvas:notice") != NOTICE:
+        raise ValueError("videos must carry the ganvas provenance notice; build meta with provenance()")
+    return "; ".join(f"{k}={v}" for k, v in meta.items() if k.startswith("ganvas:"))
+
+
+def save_mp4(frames: list[np.ndarray], path: str | os.PathLike, meta: dict[str, str], fps: float = 20.0,
+             crf: int = 18) -> None:
+    """An H.264 MP4 (yuv420p, which every player and browser shows) of uint8 frames [H, W, 3], with the
+    provenance in its comment tag and the notice in its description tag. Odd sizes are padded to even
+    ones by repeating the last row or column (H.264 in yuv420p needs even sizes). Needs the
+    imageio-ffmpeg package, which ships its own ffmpeg."""
+    comment = _comment(meta)
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise GanvasError("writing MP4 needs the imageio-ffmpeg package (it ships its own ffmpeg): "
+                          "pip install 'ganvas[video]'; or write a .gif") from None
+    h, w = frames[0].shape[:2]
+    if any(f.shape != (h, w, 3) or f.dtype != np.uint8 for f in frames):
+        raise ValueError(f"MP4 frames must all be uint8 [{h}, {w}, 3]")
+    pad = ((0, h % 2), (0, w % 2), (0, 0))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "video.mp4"  # ffmpeg seeks in its output; the finished file is moved in atomically
+        params = ["-crf", str(crf), "-preset", "medium", "-movflags", "+faststart",
+                  "-metadata", f"comment={comment}", "-metadata", f"description={NOTICE}"]
+        try:
+            writer = imageio_ffmpeg.write_frames(str(out), (w + w % 2, h + h % 2), fps=fps, codec="libx264",
+                                                 quality=None, macro_block_size=1, output_params=params,
+                                                 ffmpeg_log_level="error")
+            writer.send(None)
+            for frame in frames:
+                writer.send(np.ascontiguousarray(np.pad(frame, pad, mode="edge") if h % 2 or w % 2 else frame))
+            writer.close()
+        except (OSError, RuntimeError) as e:
+            raise GanvasError(f"ffmpeg could not write {path}: {e}") from None
+        atomic_write_bytes(path, out.read_bytes())
 
 
 def new_figure(width: float, height: float):
