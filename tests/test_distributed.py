@@ -31,7 +31,7 @@ def art(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory, art):
     out = tmp_path_factory.mktemp("ddp") / "run"
-    proc = torchrun(2, "train", "--data", str(art), "--out", str(out), *BASE, "--set", "train.batch_gpu=8")
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(out), *BASE, "--batch-gpu", "8")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 processes" in proc.stderr
     return out
@@ -43,7 +43,7 @@ def _weights(run):
 
 def test_two_processes_equal_one_process_with_the_same_micro_batches(two_process_run, art, tmp_path):
     """One process accumulating two micro-batches of 8 == two processes of 8 each (gradients summed)."""
-    run_cli("train", "--data", str(art), "--out", str(tmp_path / "one"), *BASE, "--set", "train.batch_gpu=8",
+    run_cli("train", "--data", str(art), "--out", str(tmp_path / "one"), *BASE, "--batch-gpu", "8",
             check=True)
     a, b = _weights(two_process_run), _weights(tmp_path / "one")
     for k in a:
@@ -80,7 +80,7 @@ def test_only_the_main_process_writes(two_process_run):
 
 def test_killed_two_process_run_resumes_to_the_same_weights(two_process_run, art, tmp_path):
     out = tmp_path / "cut"
-    args = ["train", "--data", str(art), "--out", str(out), *BASE, "--set", "train.batch_gpu=8"]
+    args = ["train", "--data", str(art), "--out", str(out), *BASE, "--batch-gpu", "8"]
     killed = torchrun(2, *args, env={"GANVAS_FAULT_KILL_AT_NIMG": "300"})
     assert killed.returncode != 0 and not (out / "generator.safetensors").exists()
     resumed = torchrun(2, *args)
@@ -92,8 +92,8 @@ def test_killed_two_process_run_resumes_to_the_same_weights(two_process_run, art
 def test_a_batch_that_does_not_split_is_refused(art, tmp_path):
     proc = torchrun(2, "train", "--data", str(art), "--out", str(tmp_path / "x"), *BASE, "--batch", "15")
     assert proc.returncode != 0 and "must divide evenly over the 2 processes" in proc.stderr
-    one = run_cli("train", "--data", str(art), "--out", str(tmp_path / "y"), *BASE, "--set", "train.batch_gpu=5")
-    assert one.returncode == 2 and "train.batch_gpu=5 must divide" in one.stderr
+    one = run_cli("train", "--data", str(art), "--out", str(tmp_path / "y"), *BASE, "--batch-gpu", "5")
+    assert one.returncode == 2 and "--batch-gpu 5 must divide" in one.stderr
 
 
 @pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="this machine has the GPUs")

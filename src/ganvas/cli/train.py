@@ -15,7 +15,12 @@ from ganvas.config import PRECISIONS
               help="Run folder; rerunning the same command on it resumes.")
 @click.option("--model", default=None, help="Registered model (see `ganvas models`). [default: auto]")
 @click.option("--resolution", type=int, default=None, help="Training resolution in px (power of two).")
-@click.option("--batch", type=int, default=None, callback=positive_int, help="Batch size (images per step).")
+@click.option("--batch", type=int, default=None, callback=positive_int,
+              help="Batch size: images per step, over all processes (GPUs) together.")
+@click.option("--batch-gpu", "batch_gpu", type=int, default=None, callback=positive_int,
+              help="Images per forward pass on each process; gradients of --batch / processes / --batch-gpu "
+                   "passes accumulate, so a small GPU runs the same schedule as a large one. [default: all of "
+                   "its share]")
 @click.option("--kimg", type=float, default=None, callback=positive_float,
               help="Duration in thousands of images shown to D (fractions allowed).")
 @click.option("--minutes", type=float, default=None, callback=positive_float,
@@ -57,10 +62,9 @@ from ganvas.config import PRECISIONS
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
-def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, aug, seed, checkpoint_kimg, fit, labels,
-              background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d, precision, gpus,
-              dry_run,
-              no_progress):
+def train_cmd(data, out, model, resolution, batch, batch_gpu, kimg, minutes, epochs, loss, aug, seed, checkpoint_kimg,
+              fit, labels, background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d,
+              precision, gpus, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -75,8 +79,8 @@ def train_cmd(data, out, model, resolution, batch, kimg, minutes, epochs, loss, 
     from ganvas.errors import ConfigError
 
     flags = {"data.source": data, "model.name": model, "data.resolution": resolution, "train.batch": batch,
-             "train.kimg": kimg, "train.minutes": minutes, "train.epochs": epochs, "loss.name": loss,
-             "aug.name": aug, "train.seed": seed,
+             "train.batch_gpu": batch_gpu, "train.kimg": kimg, "train.minutes": minutes, "train.epochs": epochs,
+             "loss.name": loss, "aug.name": aug, "train.seed": seed,
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
              "train.resume_from": resume_from, "train.freeze_d": freeze_d, "train.precision": precision,

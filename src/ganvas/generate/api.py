@@ -130,8 +130,9 @@ class GeneratorHandle:
         num_ws = self.G.num_ws
         bad = [i for i in layers if not 0 <= i < num_ws]
         if bad or not layers:
+            got = "none" if not bad else str(bad[0]) if len(bad) == 1 else f"{len(bad)} outside ({bad[0]}..{bad[-1]})"
             raise GanvasError(f"--layers must be within 0-{num_ws - 1} for this generator (it has {num_ws} style "
-                              f"layers); got {list(layers) or 'none'}")
+                              f"layers); got {got}")
         device = next(self.G.parameters()).device
         seeds = [*base_seeds, *style_seeds]
         c = self.class_vector(seeds, class_name)

@@ -207,7 +207,7 @@ def _batch_gpu(cfg: RunConfig, world: World) -> int:
     shard = batch // world.size
     batch_gpu = cfg.train.batch_gpu or shard
     if shard % batch_gpu:
-        raise ConfigError(f"train.batch_gpu={batch_gpu} must divide the {shard} images each process takes per step "
+        raise ConfigError(f"--batch-gpu {batch_gpu} must divide the {shard} images each process takes per step "
                           f"(--batch {batch} over {world.size} process{'es' if world.size > 1 else ''})")
     return batch_gpu
 
