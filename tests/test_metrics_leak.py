@@ -89,6 +89,8 @@ def test_symmetric_data_is_not_detectable_and_not_flagged(fx):
     report = leak_check(sym, glyphs(80, seed=3)[..., ::-1].copy(), fx, transforms=("hflip",), batch_size=1024)
     hflip = report.transforms["hflip"]
     assert not hflip.detectable and not hflip.flagged and "not detectable" in report.summary
+    assert hflip.min_share == 1.0  # nothing could be flagged, and the report stays strict JSON
+    json.dumps(report.to_dict(), allow_nan=False)
 
 
 def test_bad_inputs_and_non_square_images(fx, real):

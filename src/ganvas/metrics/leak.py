@@ -173,7 +173,7 @@ class TransformLeak:
     margin_ratio: float = 1.0  # M_T: how decisive the generated images' votes are, relative to held-out real
     power_ratio: float = 1.0  # P_T: how far transforming the generated images moves their rate, vs real images
     weak: bool = False  # flagged, but |P_T| < min_power_ratio: blind features would vote the same way
-    min_share: float = 0.0  # S_T: the smallest share of leaking images the check could flag with these counts
+    min_share: float = 0.0  # S_T: the smallest share of leaking images the check could flag with these counts (<= 1)
 
     @property
     def state(self) -> str:
@@ -320,7 +320,8 @@ def leak_check(real: np.ndarray | Tensor, gen: np.ndarray | Tensor,
         se = math.sqrt(rate * (1 - rate) / len(gen_t) + baseline * (1 - baseline) / len(held))
         trusted = bool(ratio <= max_distance_ratio and margin >= min_margin_ratio)  # the votes can be read at all
         flagged = detectable and trusted and fraction >= min_fraction and rate - baseline > z * se
-        min_share = z * se / contrast if contrast > 0 else math.inf  # S_T: smaller leaks stay within chance
+        # S_T: smaller leaks stay within chance; 1 (capped) when not even a leak in every image would show.
+        min_share = min(z * se / contrast, 1.0) if contrast > 0 else 1.0
         # "ok" also needs the power to see a leak: the votes move, and a leak of max_blind_share would be flagged.
         conclusive = trusted and (flagged or (power >= min_power_ratio and min_share <= max_blind_share))
         weak = flagged and abs(power) < min_power_ratio
