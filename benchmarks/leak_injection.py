@@ -61,10 +61,10 @@ def main() -> None:
             rows.append({"transform": name, "injected_share": q, "state": t.state,
                          "estimated_share": round(t.fraction, 3), "power_ratio": round(t.power_ratio, 3),
                          "margin_ratio": round(t.margin_ratio, 3), "distance_ratio": round(t.distance_ratio, 3),
-                         "min_share": round(min(t.min_share, 1.0), 3)})
+                         "min_share": round(t.min_share, 3)})
             print(f"{name:<7} injected {q:4.0%}: {t.state:<13} estimated share {t.fraction:4.0%}  power "
                   f"x{t.power_ratio:.2f}  margin x{t.margin_ratio:.2f}  distance x{t.distance_ratio:.2f}  flags from "
-                  f"~{min(t.min_share, 1.0):.0%}", flush=True)
+                  f"~{t.min_share:.0%}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps({"benchmark": "leak_injection", "run": args.run, "ref": args.ref,
                                               "num": args.num, "machine": info, "rows": rows}, indent=2) + "\n")

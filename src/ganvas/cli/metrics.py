@@ -89,7 +89,7 @@ def leak_cmd(run_dir, ref, num, extractor, weights, seed, as_json):
         for name, t in report["transforms"].items():
             seen = t["detectable"]  # power and resolution mean nothing where a full leak barely moves the votes
             power = f"x{t['power_ratio']:.2f}" if seen else "-"
-            flags = f"~{min(t['min_share'], 1.0):.0%}" if seen else "-"
+            flags = f"~{t['min_share']:.0%}" if seen else "-"
             click.echo(f"  {name:<8} rate {t['rate']:.3f}  held-out real {t['baseline']:.3f}  all-transformed "
                        f"{t['control']:.3f}  share ~{t['fraction']:.0%}  distance x{t['distance_ratio']:.2f}  "
                        f"margin x{t['margin_ratio']:.2f}  power {power}  flags from {flags}  {t['state']}")

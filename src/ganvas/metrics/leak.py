@@ -369,7 +369,7 @@ def leak_check(real: np.ndarray | Tensor, gen: np.ndarray | Tensor,
         blind = max(r.min_share for r in vague)
         if blind > max_blind_share:
             why.append(f"with {len(held)} held-out real and {n} generated images only a leak in at least "
-                       f"{min(blind, 1.0):.0%} of the images would stand out from chance (judged up to "
+                       f"{blind:.0%} of the images would stand out from chance (judged up to "
                        f"{max_blind_share:.0%}): check against more real images (a larger --num, with a --ref "
                        f"that has that many)")
         summary += (f"; inconclusive for {', '.join(r.name for r in vague)}: {', and '.join(why)}, so "

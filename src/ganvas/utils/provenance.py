@@ -49,9 +49,13 @@ def provenance(generator: str | None = None, seed: int | Iterable[int] | None = 
     return meta
 
 
-def save_png(img: "Image.Image", path: str | os.PathLike, meta: dict[str, str]) -> None:
+def _require_notice(meta: dict[str, str]) -> None:
     if meta.get("ganvas:notice") != NOTICE:
-        raise ValueError("images must carry the ganvas provenance notice; build meta with provenance()")
+        raise ValueError("images and videos must carry the ganvas provenance notice; build meta with provenance()")
+
+
+def save_png(img: "Image.Image", path: str | os.PathLike, meta: dict[str, str]) -> None:
+    _require_notice(meta)
     atomic_write_bytes(path, png_bytes(img, meta))
 
 
@@ -66,8 +70,8 @@ def save_gif(frames: list["Image.Image"], path: str | os.PathLike, meta: dict[st
 
 
 def _comment(meta: dict[str, str]) -> str:
-    if meta.get("ganvas:notice") != NOTICE:
-        raise ValueError("videos must carry the ganvas provenance notice; build meta with provenance()")
+    """The provenance as one comment string (GIF comment, MP4 comment tag)."""
+    _require_notice(meta)
     return "; ".join(f"{k}={v}" for k, v in meta.items() if k.startswith("ganvas:"))
 
 
