@@ -126,6 +126,7 @@ def test_non_square_greyscale_and_bfloat16_inputs():
     assert out.dtype == torch.bfloat16 and out.shape == b.shape
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     x = torch.randn(8, 3, 16, 16)

@@ -433,7 +433,7 @@ def test_one_d_pass_over_real_and_generated_equals_two(tmp_path):
 
     from ganvas.data.sources import load_data
     from ganvas.train.steps import build_setup, d_step
-    from ganvas.train.stats import Stats
+    from ganvas.train.stats import StepLog
     from ganvas.utils.dist import World
 
     cfg = build_config(overrides={"data.source": "ring8", "train.batch": 32, "model.hidden": 16})
@@ -444,10 +444,10 @@ def test_one_d_pass_over_real_and_generated_equals_two(tmp_path):
     before = [p.detach().clone() for p in s.D.parameters()]
     type(two.D).per_sample = False
     try:
-        d_step(two, cfg, Stats(tmp_path / "a", tensorboard=False), 0)
+        d_step(two, cfg, StepLog(), 0)
     finally:
         type(two.D).per_sample = True
-    d_step(s, cfg, Stats(tmp_path / "b", tensorboard=False), 0)
+    d_step(s, cfg, StepLog(), 0)
     for p, q, p0 in zip(s.D.parameters(), two.D.parameters(), before):
         assert torch.allclose(p, q, atol=1e-6) and not torch.equal(p, p0)
 
@@ -518,3 +518,62 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_left_alone(tmp_path, art):
                                           r"ckpt-0000000016.pt; .*Nothing was changed"):
         train(_cfg(art, **{"train.kimg": 0.064}), run, progress=False, log=lambda m: None)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def _no_reads(monkeypatch):
+    """Make every read of a tensor's value on the host fail (what waits for a GPU)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the step read a tensor on the host")
+
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+
+
+@pytest.mark.parametrize("bad", [False, True])
+@pytest.mark.parametrize("on_device", [True, False])
+def test_reduce_and_step_decides_on_the_device(monkeypatch, bad, on_device):
+    """On a GPU (simulated: reads made an error) the skip decision and the update happen without reading
+    anything back; on the CPU, where a read is free, the decision is read. Either way a skipped step leaves
+    the weights, Adam's moments and step count, and the batch-norm statistics as they were."""
+    from ganvas.train.steps import reduce_and_step, remember_buffers
+    from ganvas.utils.dist import World
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1, fused=True)
+    x = torch.randn(8, 3)
+    net(x).sum().backward()
+    opt.step()  # a good step first, so that there are moments to keep
+    remember_buffers(net)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    moments = [opt.state[p]["exp_avg"].clone() for p in net.parameters()]
+    opt.zero_grad()
+    loss = net(x * 3).sum() * (float("nan") if bad else 1.0)  # the forward pass moves the BN statistics
+    loss.backward()
+    with monkeypatch.context() as m:
+        if on_device:
+            m.setattr("ganvas.train.steps.host_reads_are_free", lambda device: False)
+            _no_reads(m)
+        applied, totals = reduce_and_step(opt, net, torch.stack([loss.detach()]).double(), World())
+    assert bool(applied) is not bad and totals.shape == (1,)
+    after = net.state_dict()
+    same = [torch.equal(before[k], after[k]) for k in before]
+    if bad:
+        assert all(same)
+        assert all(torch.equal(a, opt.state[p]["exp_avg"]) for a, p in zip(moments, net.parameters()))
+        assert all(float(opt.state[p]["step"]) == 1 for p in net.parameters())
+    else:
+        assert not any(same[k] for k, name in enumerate(before) if "running" in name or "weight" in name)
+        assert all(float(opt.state[p]["step"]) == 2 for p in net.parameters())
+
+
+def test_step_log_reads_back_every_step_in_order():
+    from ganvas.train.stats import StepLog
+
+    log = StepLog()
+    log.add(0, "D", torch.tensor(True), torch.tensor([1.5, 2.0, 3.0], dtype=torch.float64), ["a", None, "c"],
+            {"p": 0.25})
+    log.add(16, "G", torch.tensor(False), torch.tensor([4.0]), ["g"])
+    assert len(log) == 2
+    assert log.drain() == [(0, "D", True, {"a": 1.5, "c": 3.0, "p": 0.25}), (16, "G", False, {"g": 4.0})]
+    assert len(log) == 0 and log.drain() == []

@@ -341,10 +341,11 @@ class AdaptiveAugment:
         # pixel coordinates and back.
         to_pixels = torch.diag(torch.tensor([w / 2, h / 2, 1.0], dtype=torch.float64))
         to_normalised = torch.diag(torch.tensor([2 / w, 2 / h, 1.0], dtype=torch.float64))
-        theta = (to_normalised @ G @ to_pixels)[:, :2, :].to(device=x.device, dtype=x.dtype)  # [n, 2, 3]
+        theta = (to_normalised @ G @ to_pixels)[:, :2, :]  # [n, 2, 3]
+        theta = theta.to(device=x.device, dtype=x.dtype, non_blocking=True)
         grid = F.affine_grid(theta, [n, x.shape[1], h, w], align_corners=False)  # [n, h, w, 2]
         out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        return torch.where(identity.to(x.device)[:, None, None, None], x, out)
+        return torch.where(identity.to(x.device, non_blocking=True)[:, None, None, None], x, out)
 
     @staticmethod
     def _recolor(x: Tensor, C: Tensor) -> Tensor:
@@ -352,7 +353,7 @@ class AdaptiveAugment:
         n, c, h, w = x.shape
         if bool((C == torch.eye(4, dtype=C.dtype)).all()):
             return x
-        C = C.to(device=x.device, dtype=x.dtype)
+        C = C.to(device=x.device, dtype=x.dtype, non_blocking=True)
         flat = x.reshape(n, c, h * w)  # [n, c, h*w]
         if c == 3:
             out = torch.baddbmm(C[:, :3, 3:], C[:, :3, :3], flat)  # [n, 3, h*w]

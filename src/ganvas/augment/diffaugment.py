@@ -23,7 +23,7 @@ Tensor = torch.Tensor
 
 
 def _uniform(n: int, gen: torch.Generator, lo: float, hi: float, like: Tensor) -> Tensor:
-    return (torch.rand(n, 1, 1, 1, generator=gen) * (hi - lo) + lo).to(like)
+    return (torch.rand(n, 1, 1, 1, generator=gen) * (hi - lo) + lo).to(like, non_blocking=True)
 
 
 def brightness(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -53,8 +53,9 @@ def translation(x: Tensor, gen: torch.Generator, ratio: float = 0.125) -> Tensor
     iy = (torch.arange(h)[None, :, None] - dy + 1).clamp(0, h + 1)  # [n, h, 1]
     ix = (torch.arange(w)[None, None, :] - dx + 1).clamp(0, w + 1)  # [n, 1, w]
     padded = F.pad(x, (1, 1, 1, 1))  # [n, c, h+2, w+2]
-    batch = torch.arange(n)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[batch, iy.to(x.device), ix.to(x.device)]  # [n, h, w, c]
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    iy, ix = iy.to(x.device, non_blocking=True), ix.to(x.device, non_blocking=True)
+    out = padded.permute(0, 2, 3, 1)[batch, iy, ix]  # [n, h, w, c]
     return out.permute(0, 3, 1, 2)
 
 
@@ -68,7 +69,7 @@ def cutout(x: Tensor, gen: torch.Generator, ratio: float = 0.5) -> Tensor:
     ys = torch.arange(h)[None, :, None] - (cy - ch // 2)
     xs = torch.arange(w)[None, None, :] - (cx - cw // 2)
     inside = (ys >= 0) & (ys < ch) & (xs >= 0) & (xs < cw)  # [n, h, w]
-    return x * (~inside).to(x)[:, None]
+    return x * (~inside).to(x, non_blocking=True)[:, None]
 
 
 OPS: dict[str, list[Callable[[Tensor, torch.Generator], Tensor]]] = {

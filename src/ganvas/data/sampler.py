@@ -62,7 +62,7 @@ class ImageBatches:
         idx = self.indices(nimg, n)
         if rows is not None:
             idx = idx[rows]
-        real_img = uint8_to_float(self.images[idx.to(self.images.device)])
+        real_img = uint8_to_float(self.images[idx.to(self.images.device, non_blocking=True)])
         return real_img, (None if self.labels is None else self.labels[idx])
 
 

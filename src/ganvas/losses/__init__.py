@@ -68,7 +68,7 @@ def gradient_penalty(D: torch.nn.Module, real_img: Tensor, gen_img: Tensor, c: T
                      generator: torch.Generator) -> Tensor:
     """Per-sample (||grad_x D(x_hat)||_2 - 1)^2 with x_hat = a*real + (1-a)*fake, a ~ U(0,1) [N]."""
     n = real_img.shape[0]
-    alpha = torch.rand(n, *([1] * (real_img.ndim - 1)), generator=generator).to(real_img)
+    alpha = torch.rand(n, *([1] * (real_img.ndim - 1)), generator=generator).to(real_img, non_blocking=True)
     x_hat = (alpha * real_img.detach() + (1 - alpha) * gen_img.detach()).requires_grad_(True)
     logits = D(x_hat, c)
     (grad,) = torch.autograd.grad(logits.sum(), x_hat, create_graph=True)

@@ -40,7 +40,8 @@ class _GLUConv(nn.Module):
     def forward(self, x: torch.Tensor, noise_gen: torch.Generator | None = None) -> torch.Tensor:
         x = self.conv(x)
         if self.noise_strength is not None and noise_gen is not None:
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], generator=noise_gen).to(x)
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], generator=noise_gen,
+                                device=noise_gen.device).to(x, non_blocking=True)
             x = x + self.noise_strength * noise
         return F.glu(self.norm(x), dim=1)
 

@@ -196,19 +196,24 @@ class StyleGenerator(Generator):
             mix = self.draw_mixing(z, gen)
         if mix:  # from layer `cutoff` on, the w of another z
             z2, cutoff = mix
-            later = (torch.arange(self.num_ws, device=ws.device) >= cutoff.to(ws.device))[None, :, None]
+            cutoff = cutoff.to(ws.device, non_blocking=True)
+            later = (torch.arange(self.num_ws, device=ws.device) >= cutoff)[None, :, None]
             ws = torch.where(later, self.map(z2, c, update_w_avg=False), ws)
         return self.render(ws, gen)
 
-    def draw_mixing(self, z: torch.Tensor, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def draw_mixing(self, z: torch.Tensor, gen: torch.Generator | None,
+                    z_gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Style-mixing regularisation (StyleGAN sec. 3.1): with probability mixing_prob, (another z [N, z_dim],
-        the first layer to take its w, a 0-d tensor); None otherwise or without a generator."""
+        the first layer to take its w, a 0-d tensor); None otherwise or without a generator. The decision
+        and the layer come from `gen`, which should be a CPU generator (they are read on the host); the
+        other z from `z_gen` (default `gen`), which may live on z's device."""
         if gen is None or not self.training or self.mixing_prob <= 0:
             return None
         if torch.rand([], generator=gen).item() >= self.mixing_prob:
             return None
         cutoff = torch.randint(1, self.num_ws, [], generator=gen)
-        return torch.randn(z.shape, generator=gen).to(z), cutoff
+        z_gen = z_gen or gen
+        return torch.randn(z.shape, generator=z_gen, device=z_gen.device).to(z, non_blocking=True), cutoff
 
     def state_at_my_resolution(self, theirs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
         """Blocks are numbered from 4 px up, so every block keeps its name at any resolution. A larger G takes

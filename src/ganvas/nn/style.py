@@ -129,8 +129,10 @@ class SynthesisLayer(nn.Module):
         shift = self.bias.to(dtype)[None, :, None, None]  # [1, C, 1, 1]
         if self.noise:
             if noise_gen is not None:
-                noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=noise_gen)
-                noise = noise.to(device=x.device, dtype=dtype)
+                # Drawn where the generator lives: the training device's own (no host-to-device copy).
+                noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=noise_gen,
+                                    device=noise_gen.device)
+                noise = noise.to(device=x.device, dtype=dtype, non_blocking=True)
             else:
                 noise = self.noise_const.to(dtype)
             shift = noise * self.noise_strength.to(dtype) + shift  # [N|1, C, R, R]

@@ -9,6 +9,7 @@ uninterrupted run (on the same machine and thread count).
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -26,12 +27,16 @@ from ganvas.data.sources import load_data
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
-from ganvas.train.stats import Stats, plot_losses, plot_series, read_stats
+from ganvas.train.stats import Stats, StepLog, plot_losses, plot_series, read_stats
 from ganvas.train.steps import (Setup, build_setup, check_names, d_step, freeze_layers, g_step, lr_factor,
                                 remember_buffers, set_lr)
 from ganvas.utils.device import resolve_device
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
+
+# Iterations between reads of the steps' figures from the device (StepLog): one wait for the GPU per this
+# many, and a run that diverges stops at most this many iterations after its limit of skipped steps.
+DRAIN_STEPS = 16
 
 # Fields that may change between the first run and a resume without changing what is computed,
 # apart from the duration, which may be extended.
@@ -131,6 +136,9 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
         return after // step > before // step or after >= total_nimg
 
     # Section: the loop.
+    step_log, last_loss = StepLog(), {"D": math.nan, "G": math.nan}
+    intervals = [cfg.train.log_kimg, cfg.train.snapshot_kimg, cfg.train.checkpoint_kimg,
+                 *([cfg.train.metrics_kimg or cfg.train.snapshot_kimg] if evaluator is not None else [])]
     bar = _progress_bar(total_nimg, nimg, progress)
     t_tick, nimg_tick = time.perf_counter(), nimg
     deadline = time.perf_counter() + 60 * cfg.train.minutes if cfg.train.minutes else None
@@ -153,20 +161,27 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             # D steps: real batch, fake batch, D loss (+ penalties), D update.
             _set_requires_grad(D_trainable, True)
             for _ in range(n_critic):
-                ok, loss_d = d_step(setup, cfg, stats, nimg)
-                _count_bad(ok, bad_steps, stats, nimg, "D", cfg)
+                d_step(setup, cfg, step_log, nimg)
                 nimg += batch
             # G step: fresh noise, G loss through D, G update, EMA.
             _set_requires_grad(D_trainable, False)
-            ok, loss_g = g_step(setup, cfg, stats, nimg_start)
-            _count_bad(ok, bad_steps, stats, nimg_start, "G", cfg)
+            g_step(setup, cfg, step_log, nimg_start)
             update_ema(ema_beta(nimg - nimg_start, nimg, cfg.train.ema_kimg, cfg.train.ema_rampup))
 
             # Housekeeping at kimg boundaries: progress, stats, grids, checkpoints (main process only).
+            # The steps' figures are read from the device every DRAIN_STEPS iterations, and before any of this.
+            if len(step_log) >= DRAIN_STEPS * (n_critic + 1) or nimg >= total_nimg or interrupt.requested \
+                    or any(crossed(k, nimg_start, nimg) for k in intervals):
+                for i_nimg, net, ok, values in step_log.drain():
+                    for name, value in values.items():
+                        stats.add(name, value)
+                    _count_bad(ok, bad_steps, stats, i_nimg, net, cfg)
+                    last_loss[net] = values[f"Loss/{net}/adv"]
+                if bar is not None:
+                    ada = f"  p {setup.ada.p:.3f}" if setup.ada is not None else ""
+                    bar.set_postfix_str(f"D {last_loss['D']:.3f}  G {last_loss['G']:.3f}{ada}", refresh=False)
             if bar is not None:
                 bar.update(nimg - nimg_start)
-                ada = f"  p {setup.ada.p:.3f}" if setup.ada is not None else ""
-                bar.set_postfix_str(f"D {loss_d:.3f}  G {loss_g:.3f}{ada}", refresh=False)
             if crossed(cfg.train.log_kimg, nimg_start, nimg):
                 dt = time.perf_counter() - t_tick
                 rate = (nimg - nimg_tick) / max(dt, 1e-9)
@@ -407,7 +422,8 @@ def _save_checkpoint(run_dir: Path, s: Setup, nimg: int, bad_steps: dict[str, in
         "D": s.D.state_dict(),
         "G_ema": s.G_ema.state_dict(), "opt_G": s.opt_G.state_dict(), "opt_D": s.opt_D.state_dict(),
         "rng": {"torch": torch.get_rng_state()}, "config": cfg.to_json(), "ganvas_version": __version__,
-        "augment": {"state": s.ada.state_dict(), "acc": list(s.ada_acc)} if s.ada is not None else {},
+        "augment": ({"state": s.ada.state_dict(), "acc": [float(s.ada_acc[0]), int(s.ada_acc[1])]}
+                    if s.ada is not None else {}),
         "scalers": {k: v.state_dict() for k, v in (("G", s.scaler_G), ("D", s.scaler_D)) if v is not None},
     }, keep=cfg.train.keep_checkpoints)
 

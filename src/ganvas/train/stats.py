@@ -12,8 +12,47 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+import torch
+
 from ganvas.utils.files import atomic_write_text
 from ganvas.utils.provenance import new_figure, provenance, save_figure
+
+
+class StepLog:
+    """What the training steps report (applied or skipped, loss and score means), held on the device
+    until `drain`.
+
+    Reading a GPU value makes the host wait for every kernel queued before it, which empties the GPU's
+    queue: a loop that read its losses after every step would leave the GPU idle while the host launches
+    the next one. The loop drains this log every few steps, and before anything that needs the figures (a
+    stats line, a checkpoint, the end of the run), with one read for all of them.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[int, str, list[str], dict[str, float], torch.Tensor]] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, nimg: int, net: str, applied: torch.Tensor, values: torch.Tensor, names: list[str | None],
+            host: dict[str, float] | None = None) -> None:
+        """One step of `net` at stream position nimg: `applied` (0-d bool) and the 1-d `values`, named by
+        `names` (None: not logged); `host` holds figures the host knows already."""
+        vec = torch.cat([applied.reshape(1).to(values.dtype), values])  # (no indexing: that would copy an index)
+        self._rows.append((nimg, net, list(names), dict(host or {}), vec))
+
+    def drain(self) -> list[tuple[int, str, bool, dict[str, float]]]:
+        """The steps logged since the last drain, in order: (nimg, net, applied, {name: value})."""
+        if not self._rows:
+            return []
+        flat = torch.cat([row[-1].to(torch.float64) for row in self._rows]).tolist()  # the one wait for the device
+        out, i = [], 0
+        for nimg, net, names, host, _ in self._rows:
+            values = {n: v for n, v in zip(names, flat[i + 1: i + 1 + len(names)]) if n is not None}
+            out.append((nimg, net, flat[i] == 1.0, {**values, **host}))
+            i += 1 + len(names)
+        self._rows.clear()
+        return out
 
 
 class Stats:

@@ -26,7 +26,7 @@ from ganvas.data.sampler import ImageBatches, PointBatches
 from ganvas.errors import ConfigError
 from ganvas.losses import LOSSES, PENALTIES, r1_penalty
 from ganvas.models import MODELS, DataInfo, resolve_model_name
-from ganvas.train.stats import Stats
+from ganvas.train.stats import StepLog
 from ganvas.utils.device import autocast, resolve_device, resolve_precision
 from ganvas.utils.dist import World, all_reduce_sum
 from ganvas.utils.seeding import make_generator
@@ -106,11 +106,20 @@ class Setup:
     def G_train(self, z: torch.Tensor, c: torch.Tensor | None, seed: int, key: tuple) -> torch.Tensor:
         """G's training forward pass; a model's own noise (style-based noise inputs, style mixing) comes from
         (seed, key), so a resumed run draws what an uninterrupted one would have."""
-        if hasattr(self.G, "noise_gen"):
-            self.G.noise_gen = make_generator(seed, "noise", *key)
+        if not hasattr(self.G, "noise_gen"):
+            return self.G_fwd(z, c)
+        noise_gen = make_generator(seed, "noise", *key, device=self.device)  # noise is drawn on the device
+        self.G.noise_gen = noise_gen
         if hasattr(self.G, "draw_mixing"):  # drawn here, outside a compiled G
-            return self.G_fwd(z, c, mix=self.G.draw_mixing(z, self.G.noise_gen))
+            # Whether to mix, and from which layer, is decided on the host: from a CPU generator.
+            host_gen = noise_gen if noise_gen.device.type == "cpu" else make_generator(seed, "mix", *key)
+            return self.G_fwd(z, c, mix=self.G.draw_mixing(z, host_gen, noise_gen))
         return self.G_fwd(z, c)
+
+    def latents(self, n: int, stream: str, seed: int, nimg: int) -> torch.Tensor:
+        """z [n, z_dim] for one step, drawn on the training device (no copy from the host)."""
+        gen = make_generator(seed, stream, nimg, device=self.device)
+        return torch.randn(n, self.G.z_dim, generator=gen, device=self.device)
 
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -119,7 +128,7 @@ class Setup:
     def onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
         if not self.c_dim or labels is None:
             return None
-        return torch.nn.functional.one_hot(labels, self.c_dim).float().to(self.device)
+        return torch.nn.functional.one_hot(labels, self.c_dim).float().to(self.device, non_blocking=True)
 
     def gen_labels(self, nimg: int, n: int) -> torch.Tensor | None:
         """Labels for G's fakes: the class mix of the data, from a stream position of its own."""
@@ -214,13 +223,13 @@ def _batch_gpu(cfg: RunConfig, world: World) -> int:
 
 # Section: the steps.
 
-def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, float]:
-    """One D update on the global batch at stream position nimg: (applied, mean adversarial loss)."""
+def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
+    """One D update on the global batch at stream position nimg, reported to `log`."""
     batch, seed = cfg.train.batch, cfg.train.seed
     # Lazy regularisation (StyleGAN2 appendix B): R1 on one step in r1_interval, weighted by the interval.
     interval = max(1, cfg.loss.r1_interval)
     r1_weight = 0.5 * cfg.loss.r1_gamma * interval if (nimg // batch) % interval == 0 else 0.0
-    z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/D", nimg))
+    z_all = s.latents(batch, "z/D", seed, nimg)
     s.opt_D.zero_grad(set_to_none=True)
     creative = s.info.style_classes > 0
     # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real
@@ -234,7 +243,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
             real_img.requires_grad_(True)
         with s.autocast():
             with torch.no_grad():
-                gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("D", nimg, *tag))
+                gen_img = s.G_train(z_all[rows], c, seed, ("D", nimg, *tag))
             loss_r1 = loss_pen = loss_style = loss_recon = torch.zeros((), device=s.device)
             # One D pass over [real; generated] where D scores samples independently, except on R1 steps:
             # R1's double backward would then run over the generated half too, which costs more than it saves.
@@ -245,7 +254,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
                 real_out = s.D_seen(real_img, c, seed, ("real", nimg, *tag), eager=bool(r1_weight), styles=creative)
                 if creative:  # D also learns to name the style of real works (CAN eq. 2)
                     real_logits, real_style = real_out
-                    loss_style = torch.nn.functional.cross_entropy(real_style, real_c.to(s.device),
+                    loss_style = torch.nn.functional.cross_entropy(real_style, real_c.to(s.device, non_blocking=True),
                                                                    reduction="sum")
                 else:
                     real_logits = real_out
@@ -256,7 +265,7 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
                 loss_recon = s.D.reconstruction_loss(real_img).sum()
                 loss = loss + loss_recon
             if r1_weight:  # R1: (gamma/2) E||grad_x D(x)||^2 on real images (Mescheder et al. 2018, eq. 9)
-                k = s.scaler_D.get_scale() if s.scaler_D is not None else 1.0  # fp16: input gradients scaled too
+                k = loss_scale(s.scaler_D)  # fp16: input gradients are scaled too
                 loss_r1 = r1_penalty(real_logits * k, real_img).sum() / (k * k)
                 loss = loss + r1_weight * loss_r1
             if s.penalty is not None:
@@ -268,34 +277,35 @@ def d_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
                                gen_logits.detach().sum(), real_logits.detach().sign().sum(),
                                loss_style.detach(), loss_recon.detach()]).double()
     ok, totals = reduce_and_step(s.opt_D, s.D, totals, s.world, s.scaler_D)
-    means = (totals / batch).tolist()
-    if r1_weight:
-        stats.add("Loss/D/r1", means[1])
-    if s.penalty is not None:
-        stats.add("Loss/D/penalty", means[2])
-    stats.add("Loss/D/adv", means[0])
-    if creative:
-        stats.add("Loss/D/style", means[6])
-    if getattr(s.D, "reconstructs", False):
-        stats.add("Loss/D/recon", means[7])
-    stats.add("Scores/real", means[3])
-    stats.add("Scores/fake", means[4])
-    # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3): near 1 when D memorises.
-    stats.add("Scores/real_sign", means[5])
+    host = {}
     if s.ada is not None:
-        s.ada_acc[0] += means[5] * batch
+        # The overfitting signal r_t = E[sign D(real)] (Karras et al. 2020, sec. 3) moves p every ADA_INTERVAL
+        # steps: the controller's one read of the device in the loop, as in StyleGAN2-ADA.
+        s.ada_acc[0] = s.ada_acc[0] + totals[5]
         s.ada_acc[1] += batch
         if (nimg // batch) % ADA_INTERVAL == ADA_INTERVAL - 1:
-            s.ada.adjust(max(-1.0, min(1.0, s.ada_acc[0] / s.ada_acc[1])), int(s.ada_acc[1]))
+            s.ada.adjust(max(-1.0, min(1.0, float(s.ada_acc[0]) / s.ada_acc[1])), int(s.ada_acc[1]))
             s.ada_acc[:] = [0.0, 0]
-        stats.add("Augment/p", s.ada.p)
-    return ok, means[0]
+        host["Augment/p"] = s.ada.p
+    # Scores/real_sign is r_t, near 1 when D memorises its data.
+    log.add(nimg, "D", ok, totals / batch,
+            ["Loss/D/adv", "Loss/D/r1" if r1_weight else None, "Loss/D/penalty" if s.penalty is not None else None,
+             "Scores/real", "Scores/fake", "Scores/real_sign", "Loss/D/style" if creative else None,
+             "Loss/D/recon" if getattr(s.D, "reconstructs", False) else None], host)
 
 
-def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, float]:
-    """One G update with fresh latents (and labels) at stream position nimg: (applied, mean loss)."""
+def loss_scale(scaler: torch.amp.GradScaler | None) -> torch.Tensor | float:
+    """fp16's current loss scale, left on the device (`get_scale()` would read it back every step)."""
+    if scaler is None:
+        return 1.0
+    scale = scaler._get_scale_async()
+    return scaler.get_scale() if scale is None else scale  # (None before the first scaled loss)
+
+
+def g_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
+    """One G update with fresh latents (and labels) at stream position nimg, reported to `log`."""
     batch, seed = cfg.train.batch, cfg.train.seed
-    z_all = torch.randn(batch, s.G.z_dim, generator=make_generator(seed, "z/G", nimg))
+    z_all = s.latents(batch, "z/G", seed, nimg)
     labels_all = s.gen_labels(nimg, batch)
     creative = s.info.style_classes > 0
     s.opt_G.zero_grad(set_to_none=True)
@@ -304,7 +314,7 @@ def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
         c = s.onehot(None if labels_all is None or creative else labels_all[rows])
         with s.autocast():
-            gen_img = s.G_train(z_all[rows].to(s.device), c, seed, ("G", nimg, *tag))
+            gen_img = s.G_train(z_all[rows], c, seed, ("G", nimg, *tag))
             out = s.D_seen(gen_img, c, seed, ("gen", nimg, *tag), styles=creative)
             loss_amb = entropy = torch.zeros((), device=s.device)
             if creative:
@@ -317,12 +327,8 @@ def g_step(s: Setup, cfg: RunConfig, stats: Stats, nimg: int) -> tuple[bool, flo
         s.scaled(loss / batch, s.scaler_G).backward()
         totals += torch.stack([loss_adv.detach(), loss_amb.detach(), entropy.detach()]).double()
     ok, totals = reduce_and_step(s.opt_G, s.G, totals, s.world, s.scaler_G)
-    means = (totals / batch).tolist()
-    stats.add("Loss/G/adv", means[0])
-    if creative:
-        stats.add("Loss/G/style_ambiguity", means[1])
-        stats.add("Scores/fake_style_entropy", means[2])
-    return ok, means[0]
+    log.add(nimg, "G", ok, totals / batch, ["Loss/G/adv", "Loss/G/style_ambiguity" if creative else None,
+                                            "Scores/fake_style_entropy" if creative else None])
 
 
 def style_ambiguity(style_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -336,14 +342,18 @@ def style_ambiguity(style_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: torch.Tensor,
-                    world: World, scaler: torch.amp.GradScaler | None = None) -> tuple[bool, torch.Tensor]:
+                    world: World, scaler: torch.amp.GradScaler | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum gradients and `totals` over processes, then step, unless anything is non-finite.
 
-    A skipped step leaves no trace: gradients are dropped, and batch-norm running statistics updated by
-    the step's forward passes are restored. Every process sees the same summed values, so every process
-    makes the same decision. With fp16 loss scaling (`scaler`), the summed gradients are unscaled before
-    the check, and the scale is updated either way (halved after an overflow). Returns (applied, summed
-    totals on the CPU).
+    A skipped step leaves no trace: the parameters and Adam's moments stay as they were, and batch-norm
+    running statistics updated by the step's forward passes are restored. Every process sees the same
+    summed values, so every process makes the same decision. With fp16 loss scaling (`scaler`), the summed
+    gradients are unscaled before the check, and the scale is updated either way (halved after an
+    overflow).
+
+    The decision is made on the device: a fused optimizer takes it as its `found_inf` input and skips the
+    update in its kernel, so nothing here waits for the GPU. Returns (applied, a 0-d bool tensor; the
+    summed totals), both on the device: `StepLog` reads them later, many steps at once.
     """
     # The optimizer's own list: cheaper than walking the modules every step, and the same tensors.
     params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
@@ -358,33 +368,41 @@ def reduce_and_step(opt: torch.optim.Optimizer, net: torch.nn.Module, totals: to
         totals = flat[-len(totals):].double()
     if scaler is not None:
         scaler.unscale_(opt)  # true gradient sizes; notes any inf/NaN for scaler.update()
-    totals = totals.cpu()
-    grads_finite = not params or bool(torch.isfinite(torch.stack(torch._foreach_norm([p.grad for p in params]))).all())
-    if not (grads_finite and bool(torch.isfinite(totals).all())):
-        opt.zero_grad(set_to_none=True)
-        restore_buffers(net)
-        if scaler is not None:
-            scaler.update()
-        return False, totals
-    opt.step()  # (not scaler.step: the gradients are unscaled and checked already)
+    finite = torch.isfinite(totals).all()
+    if params:
+        finite = finite & torch.isfinite(torch.stack(torch._foreach_norm([p.grad for p in params]))).all()
+    # (opt.step, not scaler.step: the gradients are unscaled and checked already.)
+    if opt.defaults.get("fused") and not host_reads_are_free(finite.device):
+        opt.found_inf = (~finite).float()  # 1: the fused kernel leaves parameters, moments and step count alone
+        opt.step()
+    elif bool(finite):  # on the CPU a read costs nothing, and found_inf would cost ~20 us a step
+        opt.step()
     if scaler is not None:
         scaler.update()
-    remember_buffers(net)
-    return True, totals
+    keep_buffers(net, finite)
+    return finite, totals
+
+
+def host_reads_are_free(device: torch.device) -> bool:
+    """Whether reading a value of this device on the host costs nothing (no queue of work to wait for)."""
+    return device.type == "cpu"
 
 
 def remember_buffers(net: torch.nn.Module) -> None:
-    if getattr(net, "_ganvas_good_buffers", None) == []:
-        return  # no buffers (checked once): nothing to remember
+    """Note the buffers (batch-norm statistics) as they are, for `keep_buffers` to fall back to."""
     net._ganvas_good_buffers = [b.detach().clone() for b in net.buffers()]  # small: BN statistics only
 
 
-def restore_buffers(net: torch.nn.Module) -> None:
+@torch.no_grad()
+def keep_buffers(net: torch.nn.Module, applied: torch.Tensor) -> None:
+    """After a step: keep its buffer updates if it was applied, else restore the last good ones (on the
+    device, with no read of `applied`)."""
     good = getattr(net, "_ganvas_good_buffers", None)
-    if good is not None:
-        with torch.no_grad():
-            for b, g in zip(net.buffers(), good):
-                b.copy_(g)
+    if not good:
+        return
+    for b, g in zip(net.buffers(), good):
+        b.copy_(torch.where(applied, b, g))
+        g.copy_(b)
 
 
 def freeze_layers(D: torch.nn.Module, n: int) -> int:
