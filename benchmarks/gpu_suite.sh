@@ -12,7 +12,8 @@
 # Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
 # tests, counts as passing), a 1-process torchrun training smoke, training throughput (stylegan at 64 px
 # batch 32 and 64, 256 px batch 64, 512 px batch 16; dcgan 64 px batch 64) in fp32 and bf16, generation
-# throughput (stylegan 256 px), then the same training runs with --set train.compile=true. A failing step
+# throughput (stylegan 256 px), dcgan 64 px bf16 with CUDA graphs (compile mode reduce-overhead; CUDA
+# only), then the same training runs with --set train.compile=true. A failing step
 # is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
 # Steps that need CUDA are skipped, with a line saying so, when no GPU is present. Exit status 1 when a step
 # failed or ran out of time.
@@ -29,7 +30,7 @@ while (($#)); do
     --smoke) SMOKE=1 ;;
     --budget) BUDGET="$2"; shift ;;
     --results) RESULTS="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -164,6 +165,11 @@ run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 
   --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
 train_steps "" "$LIMIT"
 run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
+if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
+  run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
+    --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
+    --set train.compile_mode=reduce-overhead --out "$WORK/train-dcgan64-b64-cudagraphs.json"
+fi
 if ((SMOKE)); then  # compiling takes minutes on a CPU: one compiled step checks the path
   for name in train-sg64-b32 train-sg64-b64 train-sg256-b64 train-sg512-b16; do
     skip_step "$name-compile" "smoke: one compiled step checks the path"
