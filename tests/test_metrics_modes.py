@@ -78,3 +78,30 @@ def test_recipes_leave_a_loss_its_own_settings():
     wgan = recipe_for_loss("long", "wgan-gp")  # its own lr, betas and critic steps, and its gradient penalty
     assert not {"optim.G.lr", "optim.D.lr", "optim.G.betas", "loss.r1_gamma", "loss.r1_interval"} & set(wgan)
     assert wgan["train.batch"] == 256 and wgan["train.kimg"] == 6000.0
+
+
+def test_mlp_works_on_unit_scale_points():
+    """G's output is its unit-scale output times the scale, and D scores x as an unscaled D scores x / scale;
+    auto picks the data's extent (grid25 4, ring8 1), and the exported generator keeps it."""
+    from ganvas.config import build_config
+    from ganvas.data.sources import load_data
+    from ganvas.models.mlp import MLPDiscriminator, MLPGenerator
+    from ganvas.train.steps import build_setup
+    from ganvas.utils.dist import World
+
+    torch.manual_seed(0)
+    G1, G4 = MLPGenerator(z_dim=4, hidden=8), MLPGenerator(z_dim=4, hidden=8, scale=4.0)
+    D1, D4 = MLPDiscriminator(hidden=8), MLPDiscriminator(hidden=8, scale=4.0)
+    G4.load_state_dict(G1.state_dict())
+    D4.load_state_dict(D1.state_dict())
+    z, x = torch.randn(5, 4), torch.randn(5, 2)
+    assert torch.allclose(G4(z), 4 * G1(z)) and torch.allclose(D4(x), D1(x / 4))
+    scales = {}
+    for data, extra in (("grid25", {}), ("ring8", {}), ("grid25", {"model.point_scale": 2.0})):
+        cfg = build_config(overrides={"data.source": data, "model.hidden": 8, **extra})
+        s = build_setup(cfg, load_data(cfg.data, progress=False), World())
+        scales[(data, bool(extra))] = (s.G.scale, s.D.scale, s.G.init_kwargs["scale"])
+    assert scales == {("grid25", False): (4.0, 4.0, 4.0), ("ring8", False): (1.0, 1.0, 1.0),
+                      ("grid25", True): (2.0, 2.0, 2.0)}
+    with pytest.raises(ConfigError, match="point_scale"):
+        build_config(overrides={"model.point_scale": -1.0})

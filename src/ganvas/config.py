@@ -53,6 +53,9 @@ class ModelConfig:
     noise: bool = True  # style-based: per-pixel noise inputs (stochastic detail); see auto_preset for when off
     hidden: int = 256  # MLP width (2-D data)
     depth: int = 3  # MLP hidden layers (2-D data)
+    # MLP: the networks work on points divided by this (G's output is multiplied by it), so that they see
+    # unit-scale data, as image models see [-1, 1]; 0 = auto, the data's extent (grid25: 4, ring8: 1).
+    point_scale: float = 0.0
 
 
 @dataclass
@@ -396,6 +399,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"resolution {d.resolution} is not supported: use a power of two from 8 to 1024")
     if m.g_norm not in ("batch", "pixel", "none"):
         raise ConfigError(f"model.g_norm={m.g_norm!r}: choose batch, pixel or none")
+    if m.point_scale < 0:
+        raise ConfigError(f"model.point_scale must be 0 (auto) or positive, got {m.point_scale}")
     if m.d_norm not in ("auto", "batch", "layer", "spectral", "none"):
         raise ConfigError(f"model.d_norm={m.d_norm!r}: choose auto, batch, layer, spectral or none")
     for name, v in (("model.z_dim", m.z_dim), ("model.width", m.width), ("model.max_width", m.max_width),

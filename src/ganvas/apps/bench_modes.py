@@ -41,7 +41,8 @@ PUBLISHED: list[tuple[str, dict[str, tuple[float, float, float | None]]]] = [
 # Recipes are config overrides (data), found by experiment on grid25 (see the README's evaluation
 # section). Samples that miss every mode are mostly "bridges" between modes, and they thin out with the
 # number of G updates and with less noisy ones, so the recipes favour many small steps: a 128-wide MLP, a
-# half-cosine learning-rate ramp-down, a light R1 penalty on D and a generator EMA. Adam without momentum
+# half-cosine learning-rate ramp-down, a light R1 penalty on D and a generator EMA; the networks work on
+# the points at unit scale (model.point_scale auto: grid25's coordinates divided by 4). Adam without momentum
 # (betas (0, 0.99), as StyleGAN2) lands 96.5% of grid25's samples on a mode against 94.8% with (0.5, 0.999).
 # "default" (batch 128) fits the 2-minute budget per run on 2 CPU cores; "long" takes the same number of
 # steps at batch 256, with R1 on one D step in 4, about 10% over it.

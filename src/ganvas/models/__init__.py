@@ -40,7 +40,8 @@ def _fastgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
 
 
 def _mlp_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
-    common = dict(hidden=m.hidden, depth=m.depth, dims=2, c_dim=info.num_classes)
+    common = dict(hidden=m.hidden, depth=m.depth, dims=2, c_dim=info.num_classes,
+                  scale=float(m.point_scale or info.extent))
     return dict(z_dim=m.z_dim, **common), dict(common)
 
 

@@ -93,6 +93,7 @@ class DataInfo:
     channels: int = 3
     num_classes: int = 0  # classes G and D are conditioned on
     style_classes: int = 0  # creative mode: classes D's style head tells apart (G is not conditioned)
+    extent: float = 1.0  # 2-D points: the largest |coordinate| of the data's mode centres
 
 
 @dataclass(frozen=True)

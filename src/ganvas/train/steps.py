@@ -158,7 +158,8 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     # Creative mode: G stays unconditional and D learns to tell the styles apart (CAN, Elgammal et al. 2017).
     info = DataInfo(kind, resolution=data.resolution if is_image else 0,
                     num_classes=data.num_classes if use_labels and not creative else 0,
-                    style_classes=data.num_classes if creative else 0)
+                    style_classes=data.num_classes if creative else 0,
+                    extent=1.0 if is_image else float(data.means.abs().max()))
     loss = LOSSES.get(cfg.loss.name)
     model_cfg = cfg.model
     if model_cfg.d_norm == "auto":  # a gradient penalty needs a per-sample critic: no batch statistics
