@@ -29,7 +29,7 @@ class StepLog:
     """
 
     def __init__(self) -> None:
-        self._rows: list[tuple[int, str, list[str], dict[str, float], torch.Tensor]] = []
+        self._rows: list[tuple[int, str, list[str | None], dict[str, float], torch.Tensor]] = []
 
     def __len__(self) -> int:
         return len(self._rows)
