@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -63,6 +64,9 @@ def test_bench_modes_jobs_run_the_same_runs_in_parallel():
     serial = run_modes_bench("ring8", jobs=1, **kw)
     parallel = run_modes_bench("ring8", jobs=2, **kw)
     assert parallel["jobs"] == 2 and serial["jobs"] == 1 and parallel["threads_per_run"] == 1
+    # the result says what it measured: the recipe's settings with the overrides, as JSON values
+    assert serial["settings"]["train.kimg"] == 1.0 and serial["settings"]["train.batch"] == 128
+    assert serial["settings"]["optim.G.betas"] == [0.0, 0.99] and json.loads(json.dumps(serial)) == serial
     scores = [[{k: v for k, v in row.items() if k != "seconds"} for row in result["per_run"]]
               for result in (serial, parallel)]
     assert scores[0] == scores[1]  # in seed order, whichever run finished first

@@ -96,7 +96,8 @@ def run_modes_bench(data: str, runs: int = 10, loss: str = "nonsat", recipe: str
             except BaseException:  # a failed run (or Ctrl-C) stops the runs not yet started
                 pool.shutdown(cancel_futures=True)
                 raise
-    return {"data": data, "loss": loss, "recipe": recipe, "runs": runs, "samples": NUM_SAMPLES, "jobs": jobs,
+    return {"data": data, "loss": loss, "recipe": recipe, "settings": _plain(values), "runs": runs,
+            "samples": NUM_SAMPLES, "jobs": jobs,
             "threads_per_run": checked.train.threads or torch.get_num_threads(),
             "modes": _mean_se([r["modes"] for r in rows]),
             "high_quality": _mean_se([r["high_quality"] for r in rows]),
@@ -136,6 +137,11 @@ def recipe_for_loss(recipe: str, loss: str) -> dict[str, object]:
         values.pop("loss.r1_gamma", None)
         values.pop("loss.r1_interval", None)
     return values
+
+
+def _plain(values: dict) -> dict:
+    """The settings a result was measured with, as JSON values (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(values.items())}
 
 
 def _mean_se(values: list[float]) -> dict[str, float]:
