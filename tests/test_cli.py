@@ -34,6 +34,7 @@ def test_dry_run_prints_the_resolved_config():
     (["train", "--bogus"], "--bogus"),
     (["generate", "/no/such/run", "--out", "x"], "does not exist"),
     (["generate", "RUN", "--seeds", "5-1", "--out", "x"], "runs backwards"),
+    (["generate", "RUN", "--seeds", "0", "--out", "x.png"], "looks like a file name, but generate writes a folder"),
     (["interpolate", "RUN", "--seeds", "1", "--out", "x.gif"], "does not exist"),
     (["interpolate", "RUN", "--seeds", "1,2", "--out", "x.avi"], "must end in .gif (a looping GIF) or .mp4"),
 ])

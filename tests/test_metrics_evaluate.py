@@ -76,6 +76,15 @@ def test_bad_metric_and_points_run_are_clear(art, tmp_path):
     assert proc.returncode == 2 and "unknown metric 'fidd'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("key,value,message", [("train.metrics", "kid,fidd", "unknown metric 'fidd'"),
+                                               ("train.metrics_extractor", "efnet", "unknown feature extractor")])
+def test_a_bad_training_metric_fails_before_any_data_is_read(tmp_path, key, value, message):
+    cfg = build_config(overrides={"data.source": str(tmp_path / "not-there"), "train.metrics": "kid", key: value})
+    with pytest.raises(GanvasError, match=message):  # not "folder does not exist": the names come first
+        train(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+
+
 def test_metrics_during_training_mark_the_best_and_keep_resume_exact(tmp_path, art):
     from helpers import TINY_TRAIN
 

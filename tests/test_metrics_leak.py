@@ -81,6 +81,10 @@ def test_cutout_squares_are_found_on_pixels_and_washed_out_colours_are_not(fx, r
     assert leak.fraction == pytest.approx(0.5, abs=0.1)  # DiffAugment's square can fall mostly off the image
     washed_out = (fresh // 2 + 60).astype(np.uint8)  # greyish colours, no square
     assert not leak_check(real, washed_out, fx, transforms=("cutout",)).leaked
+    # An untrained generator's near-zero output is mid-grey all over: a grey image, not a cut-out square.
+    flat = (128 + np.random.default_rng(0).integers(-4, 5, fresh.shape)).astype(np.uint8)
+    flat_grey = leak_check(real, flat, fx, transforms=("cutout",)).transforms["cutout"]
+    assert flat_grey.rate == 0.0 and not flat_grey.flagged
 
 
 def test_symmetric_data_is_not_detectable_and_not_flagged(fx):
@@ -255,3 +259,7 @@ def test_no_leak_also_needs_enough_real_images_to_flag_one(fx, real, fresh):
     assert "would stand out from chance" in few.summary and "a larger --num" in few.summary
     many = leak_check(real, fresh, fx, transforms=["rot90", "vflip"])
     assert all(t.min_share <= 0.3 and t.state == "ok" for t in many.transforms.values())
+    # No grey square in 10 samples against 5 held-out images is no evidence: 0 of 5 is not certainty.
+    tiny = leak_check(real[:10], fresh[:10], fx, transforms=["cutout"]).transforms["cutout"]
+    assert tiny.rate == tiny.baseline == 0.0 and tiny.min_share > 0.3 and tiny.state == "inconclusive"
+    assert leak_check(real, fresh, fx, transforms=["cutout"]).transforms["cutout"].state == "ok"

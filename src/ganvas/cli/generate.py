@@ -30,6 +30,7 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
     """
     from ganvas.generate.api import load
 
+    _check_folder_out(out)
     handle = load(run_dir, precision=precision)
     if dry_run:
         handle.check_truncation(trunc)
@@ -97,6 +98,19 @@ def interpolate_cmd(run_dir, seeds, frames, out, trunc, fps, scale, classes, cla
         return
     path = interpolate(handle, seeds, frames, out, truncation=trunc, fps=fps, class_name=class_name, scale=scale)
     click.echo(f"wrote {path}")
+
+
+def _check_folder_out(out: str) -> None:
+    """`--out x.png` would make a folder named x.png: say so before the generator loads."""
+    from pathlib import Path
+
+    from ganvas.data.folder import IMAGE_EXTENSIONS
+    from ganvas.errors import GanvasError
+
+    path = Path(out)
+    if path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir():
+        raise GanvasError(f"--out {out} looks like a file name, but generate writes a folder (seed0000.png, ... and "
+                          f"grid.png with --grid): give a folder, e.g. --out {path.with_suffix('')}")
 
 
 def _video_kind(out: str) -> str:

@@ -30,7 +30,8 @@ T is flagged when
      smaller shifts are within what an imperfect (blurry, colour-biased) generator moves
      nearest-neighbour votes by.
    - the excess is significant: L_T - B_T > z * SE with z = 3 and SE the standard error of the
-     difference of the two proportions, so few images do not flag on noise.
+     difference of the two proportions, so few images do not flag on noise. Each proportion enters the
+     standard error kept half a count away from 0 and 1: no hit among 10 images is not certainty.
 
 Cutout is tested on pixels, not features. DiffAugment's cutout fills a square of half the image size
 with 0 in [-1, 1], so a leaking generator paints flat mid-grey squares, often clipped by the border to
@@ -38,7 +39,9 @@ a quarter of the size. An image counts as cut out when some window of a quarter 
 90% pixels within +-16 of 128 in every channel. A feature-space test does not work here: cutout changes
 an image's colour statistics, so a generator with washed-out colours lands next to cut-out references
 without painting any square. (Rotations and flips only permute pixels and keep colour statistics.)
-The cutout control squares sit at 5 fixed places: the centre and the centre of each quadrant.
+The cutout control squares sit at 5 fixed places: the centre and the centre of each quadrant. An image
+that is more than half mid-grey overall does not count: that is a grey image (an untrained generator's
+near-zero output looks so), not a cut-out one.
 
 All feature queries (generated, B, T(B)) meet the same candidates, so the rates differ only through
 the queries.
@@ -123,6 +126,9 @@ Tensor = torch.Tensor
 CUTOUT_FILL = 128  # mid-grey: DiffAugment's cutout writes 0 in [-1, 1], which is 127.5 in [0, 255]
 CUTOUT_TOLERANCE = 16  # a generated square is not exactly flat: +-16 levels per channel count as grey
 CUTOUT_COVER = 0.9  # share of grey pixels in a window that makes it a square
+# An image more grey than this overall is a grey image, not one with a square cut out of it (a full
+# square covers a quarter of the image): an untrained generator's near-zero output is mid-grey all over.
+CUTOUT_MAX_GREY = 0.5
 
 
 def _cutout_squares(x: Tensor) -> list[Tensor]:
@@ -139,12 +145,14 @@ def _cutout_squares(x: Tensor) -> list[Tensor]:
 
 
 def _has_grey_square(x: Tensor) -> np.ndarray:
-    """Whether each uint8 image [N, 3, H, W] holds a quarter-size window of (nearly) flat mid-grey  # [N]."""
+    """Whether each uint8 image [N, 3, H, W] holds a quarter-size window of (nearly) flat mid-grey, and is
+    not mostly grey as a whole  # [N]."""
     h, w = x.shape[-2:]
     k = max(2, min(h, w) // 4)
     grey = ((x >= CUTOUT_FILL - CUTOUT_TOLERANCE) & (x <= CUTOUT_FILL + CUTOUT_TOLERANCE)).all(dim=1)  # [N, H, W]
     cover = F.avg_pool2d(grey[:, None].float(), k, stride=1)  # [N, 1, H-k+1, W-k+1]: grey share per window
-    return (cover.flatten(1) >= CUTOUT_COVER).any(dim=1).numpy()
+    square = (cover.flatten(1) >= CUTOUT_COVER).any(dim=1)
+    return (square & (grey.flatten(1).float().mean(dim=1) <= CUTOUT_MAX_GREY)).numpy()
 
 
 # Name -> the transformed copies of uint8 images [N, 3, H, W] that stand for T(A) (T(B) for the control).
@@ -240,6 +248,16 @@ def _median_margin(d_a: np.ndarray, d_t: np.ndarray) -> float:
     return float(np.median(np.abs(np.log((d_t + eps) / (d_a + eps))))) / 2  # squared distances: half the log
 
 
+def _diff_se(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Standard error of the difference of two proportions, each kept at least half a count away from 0 and
+    1: no hit in 10 images is not certainty (it would give a standard error of 0)."""
+    def var(p: float, n: int) -> float:
+        p = min(max(p, 0.5 / n), 1 - 0.5 / n)
+        return p * (1 - p) / n
+
+    return math.sqrt(var(p1, n1) + var(p2, n2))
+
+
 def leak_check(real: np.ndarray | Tensor, gen: np.ndarray | Tensor,
                extractor: FeatureExtractor | str = "effnet-lite0", *,
                transforms: Sequence[str] = tuple(LEAK_TRANSFORMS), min_contrast: float = 0.2,
@@ -317,7 +335,7 @@ def leak_check(real: np.ndarray | Tensor, gen: np.ndarray | Tensor,
             power = (rate_tt - rate) / max(contrast, 1e-12)
         detectable = contrast >= min_contrast
         fraction = min(max((rate - baseline) / contrast, 0.0), 1.0) if detectable else 0.0
-        se = math.sqrt(rate * (1 - rate) / len(gen_t) + baseline * (1 - baseline) / len(held))
+        se = _diff_se(rate, len(gen_t), baseline, len(held))
         trusted = bool(ratio <= max_distance_ratio and margin >= min_margin_ratio)  # the votes can be read at all
         flagged = detectable and trusted and fraction >= min_fraction and rate - baseline > z * se
         # S_T: smaller leaks stay within chance; 1 (capped) when not even a leak in every image would show.

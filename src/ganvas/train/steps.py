@@ -138,12 +138,20 @@ class Setup:
 
 
 def check_names(cfg: RunConfig) -> None:
-    """Fail on an unknown model, loss or augmentation name before any data is read: a typo should not
+    """Fail on an unknown model, loss, augmentation, metric or extractor name before any data is read: a typo should not
     wait for a large folder to decode."""
     if cfg.model.name != "auto":
         MODELS.get(cfg.model.name)
     LOSSES.get(cfg.loss.name)
     AUGMENTS.get(cfg.aug.name)
+    if cfg.train.metrics:  # scored during training: a typo should not wait for the first evaluation either
+        from ganvas.metrics.features import EXTRACTORS
+        from ganvas.metrics.registry import METRICS
+
+        for name in cfg.train.metrics.split(","):
+            if name.strip():
+                METRICS.get(name.strip())
+        EXTRACTORS.get(cfg.train.metrics_extractor)
 
 
 def build_setup(cfg: RunConfig, data, world: World) -> Setup:
