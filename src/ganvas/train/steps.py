@@ -138,8 +138,8 @@ class Setup:
 
 
 def check_names(cfg: RunConfig) -> None:
-    """Fail on an unknown model, loss, augmentation, metric or extractor name before any data is read: a typo should not
-    wait for a large folder to decode."""
+    """Fail on an unknown model, loss, augmentation, metric or feature extractor name before any data is
+    read: a typo should not wait for a large folder to decode."""
     if cfg.model.name != "auto":
         MODELS.get(cfg.model.name)
     LOSSES.get(cfg.loss.name)
