@@ -29,7 +29,7 @@ from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, StepLog, plot_losses, plot_series, read_stats
 from ganvas.train.steps import (Setup, build_setup, check_names, d_step, freeze_layers, g_step, lr_factor,
-                                remember_buffers, set_lr)
+                                remember_buffers, set_lr, training_metrics)
 from ganvas.utils.device import resolve_device
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
@@ -128,7 +128,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     if cfg.train.metrics:  # every process renders and extracts its share of the images
         from ganvas.metrics.evaluate import TrainingEvaluator
 
-        evaluator = TrainingEvaluator(cfg.data, [m.strip() for m in cfg.train.metrics.split(",") if m.strip()],
+        evaluator = TrainingEvaluator(cfg.data, training_metrics(cfg),
                                       cfg.train.metrics_num, cfg.train.metrics_extractor, world)
 
     def crossed(interval_kimg: float, before: int, after: int) -> bool:

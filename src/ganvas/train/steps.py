@@ -148,10 +148,14 @@ def check_names(cfg: RunConfig) -> None:
         from ganvas.metrics.features import EXTRACTORS
         from ganvas.metrics.registry import METRICS
 
-        for name in cfg.train.metrics.split(","):
-            if name.strip():
-                METRICS.get(name.strip())
+        for name in training_metrics(cfg):
+            METRICS.get(name)
         EXTRACTORS.get(cfg.train.metrics_extractor)
+
+
+def training_metrics(cfg: RunConfig) -> list[str]:
+    """The metrics to score during training, from the comma list `train.metrics`."""
+    return [m.strip() for m in cfg.train.metrics.split(",") if m.strip()]
 
 
 def build_setup(cfg: RunConfig, data, world: World) -> Setup:
