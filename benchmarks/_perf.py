@@ -461,7 +461,7 @@ def run_child(script: Path, argv: list[str], setting: str, env: dict[str, str] |
             return result
         except json.JSONDecodeError:
             pass
-    tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-6:]
+    tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-30:]  # enough to hold the real error
     print(f"[{script.stem}] {setting}: failed, exit code {proc.returncode} ({took})", file=sys.stderr, flush=True)
     return {"precision": setting, "error": f"exit code {proc.returncode}: " + " | ".join(tail)}
 

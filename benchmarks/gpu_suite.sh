@@ -8,12 +8,17 @@
 #   --smoke          CPU, tiny resolutions, batches and kimg; results go to a temporary file unless --results
 #   --budget S       stop starting steps after S seconds (default 480; 300 with --smoke)
 #   --results PATH   where the merged JSON goes
+#   --only NAMES     run only these steps (comma list of step names as the summary prints them); the others
+#                    are recorded as skipped
 #
 # Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
 # tests, counts as passing), a 1-process torchrun training smoke, training throughput (stylegan at 64 px
-# batch 32 and 64, 256 px batch 64, 512 px batch 16; dcgan 64 px batch 64) in fp32 and bf16, generation
-# throughput (stylegan 256 px), dcgan 64 px bf16 with CUDA graphs (compile mode reduce-overhead; CUDA
-# only), then the same training runs with --set train.compile=true. A failing step
+# batch 32 and 64, 256 px batch 64 at the preset's and at StyleGAN2-ADA's paper256 widths, 512 px batch 16;
+# dcgan 64 px batch 64) in fp32 and bf16, generation throughput (stylegan 256 px), a torch.profiler
+# breakdown of one iteration (stylegan 256 px at both widths and dcgan 64 px, bf16: GPU busy share,
+# kernels per iteration, top kernels), dcgan 64 px bf16 with CUDA graphs
+# (compile mode reduce-overhead; CUDA only), then the training runs with --set train.compile=true, goal
+# sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing step
 # is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
 # Steps that need CUDA are skipped, with a line saying so, when no GPU is present. Exit status 1 when a step
 # failed or ran out of time.
@@ -23,6 +28,7 @@ set -u -o pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0
+ONLY=""
 BUDGET=""
 RESULTS=""
 while (($#)); do
@@ -30,7 +36,8 @@ while (($#)); do
     --smoke) SMOKE=1 ;;
     --budget) BUDGET="$2"; shift ;;
     --results) RESULTS="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) ONLY=",$2,"; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -60,7 +67,7 @@ if ((SMOKE)); then
   BUDGET="${BUDGET:-300}"
   RESULTS="${RESULTS:-${TMPDIR:-/tmp}/gpu-suite-$DATE-$SLUG-smoke.json}"
   R64=16; R256=16; R512=16; B32=8; B64=8; B16=8
-  K64=0.03; K256=0.03; K512=0.03; KDC=0.03; BDC=8
+  K64=0.03; K256=0.03; K512=0.03; KDC=0.03; BDC=8; WP=4; WPMAX=32
   LARGE=(--max-images 48)  # the 512 px step's folder-of-tiles data path, at a size a CPU smoke affords
   CEIL=(--ceiling-size 256 --ceiling-batch 2 --ceiling-seconds 0.02)
   SAMPLE=(--resolution 16 --batch 16 --images 64)
@@ -70,7 +77,7 @@ else
   BUDGET="${BUDGET:-480}"
   RESULTS="${RESULTS:-benchmarks/results/$DATE-$SLUG.json}"
   R64=64; R256=256; R512=512; B32=32; B64=64; B16=16
-  K64=5; K256=2; K512=1; KDC=10; BDC=64
+  K64=5; K256=2; K512=1; KDC=10; BDC=64; WP=64; WPMAX=512
   LARGE=()
   CEIL=()
   SAMPLE=(--resolution 256 --batch 64 --images 8192)
@@ -100,6 +107,10 @@ run_step() {
   local json="$WORK/$name.json" log="$WORK/$name.log" status rc t0 remaining
   local cmd="$*"
   cmd="${cmd//$WORK/\$WORK}"
+  if [[ -n "$ONLY" && "$ONLY" != *",$name,"* ]]; then
+    skip_step "$name" "not selected: --only"
+    return
+  fi
   if ((needs_cuda)) && ((!HAS_CUDA)); then
     skip_step "$name" "no CUDA: this step needs a CUDA device, and none is present"
     return
@@ -132,39 +143,61 @@ TT=("$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp32,bf1
 ST=("$PY" benchmarks/sample_throughput.py --device "$DEVICE" --precision fp32,bf16 "${CEIL[@]}")
 
 # The training steps, named by their GPU sizes (a --smoke run keeps the names, with the shrunk sizes in its
-# recorded commands); extra arguments, e.g. --set train.compile=true, go to every step.
+# recorded commands). train_steps SUFFIX LIMIT KEYS -- EXTRA...: runs the steps named by KEYS (sg64-b32 sg64-b64
+# sg256-b64 sg256p-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64) in that order; EXTRA (e.g. --set train.compile=true) goes to
+# every step.
 train_steps() {
   local suffix="$1" limit="$2"
   shift 2
-  local name
-  name="train-sg64-b32$suffix"
-  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B32" --kimg "$K64" "$@" \
-    --out "$WORK/$name.json"
-  name="train-sg64-b64$suffix"
-  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B64" --kimg "$K64" "$@" \
-    --out "$WORK/$name.json"
-  name="train-sg256-b64$suffix"
-  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" \
-    --out "$WORK/$name.json"
-  if [[ -z "$suffix" ]]; then  # fp16 with loss scaling, the option for GPUs without bf16, at one size
-    name="train-sg256-b64-fp16"
-    run_step "$name" 0 "$limit" 0 "$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp16 \
-      "${CEIL[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" --out "$WORK/$name.json"
-  fi
-  name="train-sg512-b16$suffix"
-  run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R512" --batch "$B16" --kimg "$K512" \
-    "${LARGE[@]}" "$@" --out "$WORK/$name.json"
-  name="train-dcgan64-b64$suffix"
-  run_step "$name" 0 "$limit" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 --z-dim 100 --batch "$BDC" \
-    --kimg "$KDC" "$@" --out "$WORK/$name.json"
+  local keys=()
+  while (($#)) && [[ "$1" != "--" ]]; do keys+=("$1"); shift; done
+  (($#)) && shift
+  local key name
+  for key in "${keys[@]}"; do
+    name="train-$key$suffix"
+    case "$key" in
+      sg64-b32) run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B32" \
+        --kimg "$K64" "$@" --out "$WORK/$name.json" ;;
+      sg64-b64) run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R64" --batch "$B64" \
+        --kimg "$K64" "$@" --out "$WORK/$name.json" ;;
+      sg256-b64) run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" \
+        --kimg "$K256" "$@" --out "$WORK/$name.json" ;;
+      sg256p-b64)  # StyleGAN2-ADA's paper256 sizes: 64 channels at 256 px doubling to 512, w 512, 8 mapping layers
+        run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --width "$WP" \
+          --set model.max_width="$WPMAX" --set model.w_dim="$WPMAX" --set model.map_layers=8 --kimg "$K256" "$@" \
+          --out "$WORK/$name.json" ;;
+      sg256-b64-fp16)  # fp16 with loss scaling, the option for GPUs without bf16
+        run_step "$name" 0 "$limit" 0 "$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp16 \
+          "${CEIL[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" \
+          --out "$WORK/$name.json" ;;
+      sg512-b16) run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R512" --batch "$B16" \
+        --kimg "$K512" "${LARGE[@]}" "$@" --out "$WORK/$name.json" ;;
+      dcgan64-b64) run_step "$name" 0 "$limit" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 --z-dim 100 \
+        --batch "$BDC" --kimg "$KDC" "$@" --out "$WORK/$name.json" ;;
+    esac
+  done
+}
+
+# Where the time of an iteration goes (torch.profiler): GPU busy share, kernels per iteration, top kernels.
+# sg256p is StyleGAN2-ADA's paper256 size (the model behind its published 256 px speeds).
+profile_steps() {
+  run_step profile-sg256-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" --precision bf16 \
+    --preset auto --resolution "$R256" --batch "$B64" --out "$WORK/profile-sg256-b64-bf16.json"
+  run_step profile-sg256p-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" \
+    --precision bf16 --preset auto --resolution "$R256" --batch "$B64" --width "$WP" --set model.max_width="$WPMAX" \
+    --set model.w_dim="$WPMAX" --set model.map_layers=8 --out "$WORK/profile-sg256p-b64-bf16.json"
+  run_step profile-dcgan64-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" \
+    --precision bf16 --model dcgan --resolution 64 --width 64 --z-dim 100 --batch "$BDC" \
+    --out "$WORK/profile-dcgan64-b64-bf16.json"
 }
 
 # Section: the steps.
 run_step pytest-gpu 1 120 "0 5" "$PY" -m pytest -q -m gpu tests/
 run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 -m ganvas train --data emoji \
   --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
-train_steps "" "$LIMIT"
+train_steps "" "$LIMIT" sg64-b32 sg64-b64 sg256-b64 sg256p-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64
 run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
+profile_steps
 if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
   run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
     --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
@@ -177,8 +210,8 @@ if ((SMOKE)); then  # compiling takes minutes on a CPU: one compiled step checks
   run_step train-dcgan64-b64-compile 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
     --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
     --out "$WORK/train-dcgan64-b64-compile.json"
-else
-  train_steps "-compile" "$LIMIT_COMPILE" --set train.compile=true
+else  # the goal sizes first: the budget may end the list
+  train_steps "-compile" "$LIMIT_COMPILE" sg256-b64 sg64-b64 dcgan64-b64 sg64-b32 sg512-b16 -- --set train.compile=true
 fi
 
 # Section: merge every step's JSON into one file and print the summary.
@@ -203,6 +236,11 @@ Path(results).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def figures(result):
+    if result and "wall_ms_per_iter" in result:  # a profile
+        s = f"{result['wall_ms_per_iter']:g} ms/iter ({result['img_per_sec']:g} img/s)"
+        if result.get("gpu_busy_share") is not None:
+            s += f", GPU busy {100 * result['gpu_busy_share']:.0f}%, {result['kernels_per_iter']:.0f} kernels/iter"
+        return s
     if not result or "results" not in result:
         return ""
     parts = []
@@ -220,9 +258,9 @@ def figures(result):
 
 
 print(f"\nsummary ({report['elapsed_s']} s, device {device}{', smoke' if report['smoke'] else ''}):")
-print(f"{'step':<30}{'status':<18}{'s':>5}  figures")
+print(f"{'step':<30}{'status':<23}{'s':>5}  figures")
 for s in steps:
-    print(f"{s['name']:<30}{s['status']:<18}{s['seconds']:>5}  {figures(s['result'])}")
+    print(f"{s['name']:<30}{s['status']:<23}{s['seconds']:>5}  {figures(s['result'])}")
 print(f"results: {results}")
 sys.exit(1 if any(s["status"] in ("failed", "timeout") for s in steps) else 0)  # rejected and skipped do not fail
 EOF

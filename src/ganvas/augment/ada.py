@@ -125,6 +125,54 @@ def _rotate3d_luma(theta: Tensor) -> Tensor:
     return out  # [n, 4, 4]
 
 
+# grid_sample's codes for bilinear interpolation and reflection padding (aten::grid_sampler_2d's arguments).
+_BILINEAR, _REFLECTION = 0, 2
+
+
+class _Resample(torch.autograd.Function):
+    """grid_sample(x, grid) (bilinear, reflection, align_corners=False) for a constant grid, differentiable
+    twice in x on every device.
+
+    R1 takes the gradient of D(T(x)) with respect to the real images x and then differentiates that gradient,
+    so the warp needs a double backward. PyTorch's CUDA grid_sample has none ("derivative for
+    aten::grid_sampler_2d_backward is not implemented"). For a fixed grid the warp is linear in x, y = A x,
+    so its backward is the adjoint, g -> A^T g, and the backward of that is A again: the forward warp.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, grid: Tensor) -> Tensor:
+        ctx.save_for_backward(x, grid)  # what grid_sample's own backward keeps too
+        return torch.grid_sampler(x, grid, _BILINEAR, _REFLECTION, False)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None]:
+        x, grid = ctx.saved_tensors
+        return _ResampleAdjoint.apply(grad_out, grid, x.detach()), None
+
+
+class _ResampleAdjoint(torch.autograd.Function):
+    """A^T g: the warp's backward, itself differentiable (its backward is the forward warp)."""
+
+    @staticmethod
+    def forward(ctx, grad_out: Tensor, grid: Tensor, x: Tensor) -> Tensor:
+        ctx.save_for_backward(grid)
+        # x gives the input's shape and layout; with the grid's gradient not asked for, its values are not read.
+        grad_x, _ = torch.ops.aten.grid_sampler_2d_backward(grad_out, x, grid, _BILINEAR, _REFLECTION, False,
+                                                            [True, False])
+        return grad_x
+
+    @staticmethod
+    def backward(ctx, grad_grad_x: Tensor) -> tuple[Tensor, None, None]:
+        (grid,) = ctx.saved_tensors
+        return _Resample.apply(grad_grad_x, grid), None, None
+
+
+def resample(x: Tensor, grid: Tensor) -> Tensor:
+    """Bilinear resampling of x [N, C, H, W] at a constant grid [N, H', W', 2] (normalised coordinates,
+    align_corners=False) with reflection padding; twice differentiable in x on CPU and CUDA."""
+    return _Resample.apply(x, grid.detach())
+
+
 def _where(applied: Tensor, m: Tensor) -> Tensor:
     """m for images the op applies to, the exact identity for the others."""
     return torch.where(applied[:, None, None], m, torch.eye(m.shape[-1], dtype=m.dtype))
@@ -344,7 +392,7 @@ class AdaptiveAugment:
         theta = (to_normalised @ G @ to_pixels)[:, :2, :]  # [n, 2, 3]
         theta = theta.to(device=x.device, dtype=x.dtype, non_blocking=True)
         grid = F.affine_grid(theta, [n, x.shape[1], h, w], align_corners=False)  # [n, h, w, 2]
-        out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        out = resample(x, grid)  # F.grid_sample, with a double backward for R1 on CUDA
         return torch.where(identity.to(x.device, non_blocking=True)[:, None, None, None], x, out)
 
     @staticmethod

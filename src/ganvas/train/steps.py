@@ -61,6 +61,13 @@ class Setup:
     # fp16 only: dynamic loss scaling, one scaler per network (their gradients differ in size by orders).
     scaler_G: torch.amp.GradScaler | None = None
     scaler_D: torch.amp.GradScaler | None = None
+    cudagraphs: bool = False  # torch.compile records CUDA graphs (compile modes other than "default", on CUDA)
+
+    def begin_step(self) -> None:
+        """Marks a new training step for CUDA graphs: what the previous step's compiled calls returned may now
+        be overwritten (without the mark, torch cannot tell a new step from a call that keeps old outputs)."""
+        if self.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
 
     def scaled(self, loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> torch.Tensor:
         return scaler.scale(loss) if scaler is not None else loss
@@ -219,7 +226,8 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
                           if precision == "fp16" else (None, None))
     return Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
                  precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada,
-                 scaler_G=scaler_G, scaler_D=scaler_D)
+                 scaler_G=scaler_G, scaler_D=scaler_D,
+                 cudagraphs=cfg.train.compile and mode != "default" and device.type == "cuda")
 
 
 def _batch_gpu(cfg: RunConfig, world: World) -> int:
@@ -242,6 +250,7 @@ def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
     # Lazy regularisation (StyleGAN2 appendix B): R1 on one step in r1_interval, weighted by the interval.
     interval = max(1, cfg.loss.r1_interval)
     r1_weight = 0.5 * cfg.loss.r1_gamma * interval if (nimg // batch) % interval == 0 else 0.0
+    s.begin_step()
     z_all = s.latents(batch, "z/D", seed, nimg)
     s.opt_D.zero_grad(set_to_none=True)
     creative = s.info.style_classes > 0
@@ -318,6 +327,7 @@ def loss_scale(scaler: torch.amp.GradScaler | None) -> torch.Tensor | float:
 def g_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
     """One G update with fresh latents (and labels) at stream position nimg, reported to `log`."""
     batch, seed = cfg.train.batch, cfg.train.seed
+    s.begin_step()
     z_all = s.latents(batch, "z/G", seed, nimg)
     labels_all = s.gen_labels(nimg, batch)
     creative = s.info.style_classes > 0
