@@ -13,13 +13,14 @@
 #
 # Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
 # tests, counts as passing), a 1-process torchrun training smoke, training throughput (stylegan at 64 px
-# batch 32 and 64, 256 px batch 64 at the preset's and at StyleGAN2-ADA's paper256 widths, 512 px batch 16;
+# batch 32 and 64, 256 px batch 64 at the preset's and at StyleGAN2-ADA's paper256 widths (the latter
+# also with model.resample=conv), 512 px batch 16;
 # dcgan 64 px batch 64) in fp32 and bf16, generation throughput (stylegan 256 px), a torch.profiler
 # breakdown of one iteration (stylegan 256 px at both widths and dcgan 64 px, bf16: GPU busy share,
-# kernels per iteration, top kernels), dcgan 64 px bf16 with CUDA graphs
-# (compile mode reduce-overhead; CUDA only), then the training runs with --set train.compile=true, goal
-# sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing step
-# is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
+# kernels per iteration, top kernels), 2x resampling kernels at the paper256 shapes, dcgan 64 px bf16
+# with CUDA graphs (compile mode reduce-overhead; CUDA only), then the training runs with
+# --set train.compile=true, goal sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing
+# step is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
 # Steps that need CUDA are skipped, with a line saying so, when no GPU is present. Exit status 1 when a step
 # failed or ran out of time.
 # Python and torchrun come from the environment ($PYTHON, default python).
@@ -69,6 +70,7 @@ if ((SMOKE)); then
   R64=16; R256=16; R512=16; B32=8; B64=8; B16=8
   K64=0.03; K256=0.03; K512=0.03; KDC=0.03; BDC=8; WP=4; WPMAX=32
   LARGE=(--max-images 48)  # the 512 px step's folder-of-tiles data path, at a size a CPU smoke affords
+  RESAMPLE=(--seconds 0.02)
   CEIL=(--ceiling-size 256 --ceiling-batch 2 --ceiling-seconds 0.02)
   SAMPLE=(--resolution 16 --batch 16 --images 64)
   DDP_KIMG=0.02
@@ -79,6 +81,7 @@ else
   R64=64; R256=256; R512=512; B32=32; B64=64; B16=16
   K64=5; K256=2; K512=1; KDC=10; BDC=64; WP=64; WPMAX=512
   LARGE=()
+  RESAMPLE=()
   CEIL=()
   SAMPLE=(--resolution 256 --batch 64 --images 8192)
   DDP_KIMG=0.5
@@ -144,7 +147,7 @@ ST=("$PY" benchmarks/sample_throughput.py --device "$DEVICE" --precision fp32,bf
 
 # The training steps, named by their GPU sizes (a --smoke run keeps the names, with the shrunk sizes in its
 # recorded commands). train_steps SUFFIX LIMIT KEYS -- EXTRA...: runs the steps named by KEYS (sg64-b32 sg64-b64
-# sg256-b64 sg256p-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64) in that order; EXTRA (e.g. --set train.compile=true) goes to
+# sg256-b64 sg256p-b64 sg256pc-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64) in that order; EXTRA (e.g. --set train.compile=true) goes to
 # every step.
 train_steps() {
   local suffix="$1" limit="$2"
@@ -166,6 +169,10 @@ train_steps() {
         run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --width "$WP" \
           --set model.max_width="$WPMAX" --set model.w_dim="$WPMAX" --set model.map_layers=8 --kimg "$K256" "$@" \
           --out "$WORK/$name.json" ;;
+      sg256pc-b64)  # the same, with G's upsampling and D's pooling as depthwise convolutions
+        run_step "$name" 0 "$limit" 0 "${TT[@]}" --preset auto --resolution "$R256" --batch "$B64" --width "$WP" \
+          --set model.max_width="$WPMAX" --set model.w_dim="$WPMAX" --set model.map_layers=8 \
+          --set model.resample=conv --kimg "$K256" "$@" --out "$WORK/$name.json" ;;
       sg256-b64-fp16)  # fp16 with loss scaling, the option for GPUs without bf16
         run_step "$name" 0 "$limit" 0 "$PY" benchmarks/train_throughput.py --device "$DEVICE" --precision fp16 \
           "${CEIL[@]}" --preset auto --resolution "$R256" --batch "$B64" --kimg "$K256" "$@" \
@@ -179,13 +186,18 @@ train_steps() {
 }
 
 # Where the time of an iteration goes (torch.profiler): GPU busy share, kernels per iteration, top kernels.
-# sg256p is StyleGAN2-ADA's paper256 size (the model behind its published 256 px speeds).
+# sg256p is StyleGAN2-ADA's paper256 size (the model behind its published 256 px speeds); sg256pc the same
+# with --set model.resample=conv.
 profile_steps() {
   run_step profile-sg256-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" --precision bf16 \
     --preset auto --resolution "$R256" --batch "$B64" --out "$WORK/profile-sg256-b64-bf16.json"
   run_step profile-sg256p-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" \
     --precision bf16 --preset auto --resolution "$R256" --batch "$B64" --width "$WP" --set model.max_width="$WPMAX" \
     --set model.w_dim="$WPMAX" --set model.map_layers=8 --out "$WORK/profile-sg256p-b64-bf16.json"
+  run_step profile-sg256pc-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" \
+    --precision bf16 --preset auto --resolution "$R256" --batch "$B64" --width "$WP" --set model.max_width="$WPMAX" \
+    --set model.w_dim="$WPMAX" --set model.map_layers=8 --set model.resample=conv \
+    --out "$WORK/profile-sg256pc-b64-bf16.json"
   run_step profile-dcgan64-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/profile_step.py --device "$DEVICE" \
     --precision bf16 --model dcgan --resolution 64 --width 64 --z-dim 100 --batch "$BDC" \
     --out "$WORK/profile-dcgan64-b64-bf16.json"
@@ -195,9 +207,12 @@ profile_steps() {
 run_step pytest-gpu 1 120 "0 5" "$PY" -m pytest -q -m gpu tests/
 run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 -m ganvas train --data emoji \
   --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
-train_steps "" "$LIMIT" sg64-b32 sg64-b64 sg256-b64 sg256p-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64
+train_steps "" "$LIMIT" sg64-b32 sg64-b64 sg256-b64 sg256p-b64 sg256pc-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64
 run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
 profile_steps
+# 2x resampling as ganvas writes it (depthwise convolutions) against torch's interpolate and avg_pool2d.
+run_step resample-sg256p 0 "$LIMIT" 0 "$PY" benchmarks/resample_kernels.py --device "$DEVICE" --resolution "$R256" \
+  --width "$WP" --max-width "$WPMAX" --batch "$B64" "${RESAMPLE[@]}" --out "$WORK/resample-sg256p.json"
 if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
   run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
     --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
@@ -236,6 +251,9 @@ Path(results).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def figures(result):
+    if result and "totals_ms" in result:  # resampling kernels: each variant's time against the first
+        return "; ".join(f"{what}: " + " ".join(f"{k} {v:.2f}" for k, v in t.items()) + " ms"
+                         for what, t in result["totals_ms"].items())
     if result and "wall_ms_per_iter" in result:  # a profile
         s = f"{result['wall_ms_per_iter']:g} ms/iter ({result['img_per_sec']:g} img/s)"
         if result.get("gpu_busy_share") is not None:

@@ -28,9 +28,9 @@ def _step(G, D, precision, channels_last, compile=False):
     return loss_d.item(), loss_g.item()
 
 
-def _nets(name):
+def _nets(name, **model):
     torch.manual_seed(0)
-    return MODELS.get(name).build(ModelConfig(z_dim=16, width=16, max_width=64, w_dim=32),
+    return MODELS.get(name).build(ModelConfig(z_dim=16, width=16, max_width=64, w_dim=32, **model),
                                   DataInfo("image", resolution=16))
 
 
@@ -44,6 +44,15 @@ def test_losses_within_tolerance_of_fp32(model, precision, channels_last, tol):
     G, D = _nets(model)
     ref = _step(G, D, "fp32", False)
     got = _step(G, D, precision, channels_last)
+    for r, g in zip(ref, got):
+        assert abs(r - g) <= tol * max(1.0, abs(r)), (ref, got)
+
+
+@pytest.mark.parametrize("precision,channels_last,tol", [("fp32", False, 1e-5), ("bf16", True, 0.02)])
+def test_resampling_by_convolution_within_tolerance(precision, channels_last, tol):
+    """model.resample=conv (G's upsampling and D's pooling as depthwise convolutions) against torch's ops."""
+    ref = _step(*_nets("stylegan"), "fp32", False)
+    got = _step(*_nets("stylegan", resample="conv"), precision, channels_last)
     for r, g in zip(ref, got):
         assert abs(r - g) <= tol * max(1.0, abs(r)), (ref, got)
 

@@ -51,6 +51,9 @@ class ModelConfig:
     map_layers: int = 2  # style-based: mapping network depth (StyleGAN2 uses 8; 2 suffices for small sets)
     style_mixing: float = 0.9  # style-based: probability of style-mixing regularisation per training batch
     noise: bool = True  # style-based: per-pixel noise inputs (stochastic detail); see auto_preset for when off
+    # style-based: 2x resampling of feature maps: torch (F.interpolate, F.avg_pool2d) | conv (depthwise
+    # convolutions: the same function through the convolution kernels; see ganvas.nn.resample)
+    resample: str = "torch"
     hidden: int = 256  # MLP width (2-D data)
     depth: int = 3  # MLP hidden layers (2-D data)
     # MLP: the networks work on points divided by this (G's output is multiplied by it), so that they see
@@ -401,6 +404,8 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.g_norm={m.g_norm!r}: choose batch, pixel or none")
     if m.point_scale < 0:
         raise ConfigError(f"model.point_scale must be 0 (auto) or positive, got {m.point_scale}")
+    if m.resample not in ("torch", "conv"):
+        raise ConfigError(f"model.resample={m.resample!r}: choose torch or conv")
     if m.d_norm not in ("auto", "batch", "layer", "spectral", "none"):
         raise ConfigError(f"model.d_norm={m.d_norm!r}: choose auto, batch, layer, spectral or none")
     for name, v in (("model.z_dim", m.z_dim), ("model.width", m.width), ("model.max_width", m.max_width),

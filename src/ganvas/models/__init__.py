@@ -29,8 +29,8 @@ def _stylegan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:
     common = dict(resolution=info.resolution, width=m.width, max_width=m.max_width, c_dim=info.num_classes,
                   channels=info.channels)
     return (dict(z_dim=m.z_dim, w_dim=m.w_dim, map_layers=m.map_layers, mixing_prob=m.style_mixing,
-                 noise=m.noise, **common),
-            dict(style_classes=info.style_classes, **common))
+                 noise=m.noise, resample=m.resample, **common),
+            dict(style_classes=info.style_classes, resample=m.resample, **common))
 
 
 def _fastgan_kwargs(m, info: DataInfo) -> tuple[dict, dict]:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvas.models.base import Discriminator, Generator
+from ganvas.nn.resample import downsampler
 from ganvas.nn.style import SQRT2, EqualConv2d, EqualLinear, SynthesisLayer, ToRGB, minibatch_stddev
 
 
@@ -99,13 +100,14 @@ class SynthesisBlock(nn.Module):
     """One resolution: [upsampling conv], conv, and the RGB skip output. Reads num_conv + 1 ws."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 noise: bool = True):
+                 noise: bool = True, resample: str = "torch"):
         super().__init__()
         self.first = in_channels == 0
         if self.first:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, noise=noise)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, noise=noise,
+                                        resample=resample)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, noise=noise)
         self.torgb = ToRGB(out_channels, img_channels, w_dim)
         self.num_conv = 1 if self.first else 2
@@ -122,6 +124,8 @@ class SynthesisBlock(nn.Module):
             x = self.conv1(x, ws[:, 1], noise_gen, in_gain=SQRT2)  # [N, C, R, R]
         y = self.torgb(x, ws[:, self.num_conv], in_gain=SQRT2).float()  # [N, 3, R, R]
         if img is not None:
+            # torch's bilinear kernel in float32 whatever model.resample says: the skip outputs add up in full
+            # precision (a convolution could run in TF32 on a GPU).
             y = y + F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
         return x, y
 
@@ -130,13 +134,14 @@ class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> images [N, C, R, R]."""
 
     def __init__(self, w_dim: int, resolution: int, width: int, max_width: int, img_channels: int,
-                 noise: bool = True):
+                 noise: bool = True, resample: str = "torch"):
         super().__init__()
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
         self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
         self.blocks = nn.ModuleList()
         for r in self.resolutions:
-            self.blocks.append(SynthesisBlock(0 if r == 4 else ch(r // 2), ch(r), w_dim, r, img_channels, noise))
+            self.blocks.append(SynthesisBlock(0 if r == 4 else ch(r // 2), ch(r), w_dim, r, img_channels, noise,
+                                              resample))
         # Block b reads ws[start_b : start_b + num_conv + 1]: its RGB layer shares a w with the next block's first conv.
         self.starts = []
         start = 0
@@ -158,16 +163,16 @@ class StyleGenerator(Generator):
 
     def __init__(self, z_dim: int = 128, w_dim: int = 256, map_layers: int = 2, resolution: int = 64,
                  width: int = 32, max_width: int = 256, c_dim: int = 0, channels: int = 3,
-                 mixing_prob: float = 0.9, noise: bool = True):
+                 mixing_prob: float = 0.9, noise: bool = True, resample: str = "torch"):
         super().__init__(z_dim=z_dim, w_dim=w_dim, map_layers=map_layers, resolution=resolution, width=width,
                          max_width=max_width, c_dim=c_dim, channels=channels, mixing_prob=mixing_prob,
-                         noise=noise)
+                         noise=noise, resample=resample)
         if resolution < 4 or resolution & (resolution - 1):
             raise ValueError(f"the style-based model needs a power-of-two resolution >= 4, not {resolution}")
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.out_shape = (channels, resolution, resolution)
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, map_layers)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, width, max_width, channels, noise)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, width, max_width, channels, noise, resample)
         self.num_ws = self.synthesis.num_ws
         self.mixing_prob = mixing_prob
         # Set by the training loop before each training forward pass: noise inputs and style-mixing draws
@@ -247,23 +252,24 @@ class DBlock(nn.Module):
     gain x still owes (sqrt(2) after fromRGB, whose activation leaves it off).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, in_gain: float = 1.0):
+    def __init__(self, in_channels: int, out_channels: int, in_gain: float = 1.0, resample: str = "torch"):
         super().__init__()
         self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation=True, in_gain=in_gain, act_gain=False)
         self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation=True, in_gain=SQRT2, act_gain=False)
         self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False, in_gain=in_gain / SQRT2)
+        self.down = downsampler(in_channels, resample)  # 2x2 average pooling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        down = F.avg_pool2d(x, 2)  # [N, C_in, R/2, R/2]
-        y = self.conv1(F.avg_pool2d(self.conv0(x), 2))  # convolving after pooling: a quarter of the FLOPs
+        down = self.down(x)  # [N, C_in, R/2, R/2]
+        y = self.conv1(self.down(self.conv0(x)))  # convolving after pooling: a quarter of the FLOPs
         return self.skip(down) + y  # [N, C_out, R/2, R/2]
 
 
 class StyleDiscriminator(Discriminator):
     def __init__(self, resolution: int = 64, width: int = 32, max_width: int = 256, c_dim: int = 0,
-                 channels: int = 3, mbstd_group: int = 4, style_classes: int = 0):
+                 channels: int = 3, mbstd_group: int = 4, style_classes: int = 0, resample: str = "torch"):
         super().__init__(resolution=resolution, width=width, max_width=max_width, c_dim=c_dim, channels=channels,
-                         mbstd_group=mbstd_group, style_classes=style_classes)
+                         mbstd_group=mbstd_group, style_classes=style_classes, resample=resample)
         self.in_shape = (channels, resolution, resolution)
         self.c_dim, self.mbstd_group = c_dim, mbstd_group
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
@@ -272,7 +278,7 @@ class StyleDiscriminator(Discriminator):
         self.from_rgb = EqualConv2d(channels, ch(resolution), 1, activation=True, act_gain=not deferred)
         blocks, r = [], resolution
         while r > 4:
-            blocks.append(DBlock(ch(r), ch(r // 2), in_gain=SQRT2 if not blocks else 1.0))
+            blocks.append(DBlock(ch(r), ch(r // 2), in_gain=SQRT2 if not blocks else 1.0, resample=resample))
             r //= 2
         self.blocks = nn.Sequential(*blocks)
         c4 = ch(4)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganvas.nn.resample import upsampler
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -79,21 +81,22 @@ class ModulatedConv2d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, w_dim: int, demodulate: bool = True,
-                 up: bool = False):
+                 up: bool = False, resample: str = "torch"):
         super().__init__()
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # styles start at 1: plain convolution
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel, kernel))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel * kernel)
         self.padding = kernel // 2
-        self.demodulate, self.up = demodulate, up
+        self.demodulate = demodulate
+        self.up = upsampler(in_channels, resample) if up else None  # bilinear 2x before the convolution
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, in_gain: float = 1.0,
                 shift: torch.Tensor | None = None) -> torch.Tensor:
         styles = self.affine(w)  # [N, C_in]
         weight = self.weight * self.weight_gain  # [C_out, C_in, k, k]
         x = x * (styles * in_gain)[:, :, None, None].to(x.dtype)  # modulation, before upsampling: 4x fewer multiplies
-        if self.up:
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        if self.up is not None:
+            x = self.up(x)
         x = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
         if self.demodulate:  # eq. 3: sigma_o = sqrt(sum_{i,k} (s_i w_oik)^2), per sample
             sigma_inv = torch.rsqrt(styles.float().square() @ weight.float().square().sum(dim=(2, 3)).T + 1e-8)
@@ -111,9 +114,9 @@ class SynthesisLayer(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
-                 noise: bool = True):
+                 noise: bool = True, resample: str = "torch"):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up, resample=resample)
         self.noise = noise
         if noise:
             self.noise_strength = nn.Parameter(torch.zeros([]))
