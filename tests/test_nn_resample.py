@@ -91,3 +91,19 @@ def test_unknown_resample_setting_is_a_config_error():
 
     with pytest.raises(ConfigError, match="model.resample"):
         build_config(overrides={"model.resample": "fir"})
+
+
+def test_state_buffers_leave_out_the_constant_kernels():
+    """The loop copies and rolls back only buffers that hold state (w_avg, noise), not resampling kernels."""
+    from ganvas.config import build_config
+    from ganvas.models import MODELS, DataInfo
+    from ganvas.nn import state_buffers
+
+    cfg = build_config(overrides={"model.name": "stylegan", "model.width": 8, "model.resample": "conv"})
+    G, D = MODELS.get("stylegan").build(cfg.model, DataInfo("image", resolution=16))
+    for net in (G, D):
+        kept = {id(b) for b in state_buffers(net)}
+        constant = {id(m.kernel) for m in net.modules() if isinstance(m, (Upsample2x, Downsample2x))}
+        assert constant and not kept & constant
+        assert kept | constant == {id(b) for b in net.buffers()}
+    assert any(b is G.mapping.w_avg for b in state_buffers(G))

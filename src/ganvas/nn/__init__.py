@@ -6,6 +6,14 @@ import torch
 from torch import nn
 
 
+def state_buffers(net: nn.Module) -> list[torch.Tensor]:
+    """The buffers that hold state (the persistent ones: batch-norm statistics, w_avg, fixed noise), in
+    `net.buffers()` order. Non-persistent buffers are constants built from the architecture (the resampling
+    kernels), which the training loop need not copy or roll back."""
+    return [b for m in net.modules() for name, b in m._buffers.items()
+            if b is not None and name not in m._non_persistent_buffers_set]
+
+
 class PixelNorm(nn.Module):
     """Normalise each pixel's feature vector to unit RMS (Karras et al. 2018, eq. 2). Batch-independent."""
 

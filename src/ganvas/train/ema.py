@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganvas.nn import state_buffers
+
 
 def ema_beta(batch_images: int, nimg: int, ema_kimg: float, rampup: float) -> float:
     """Per-step decay for a half-life of ema_kimg thousand images.
@@ -28,7 +30,7 @@ class EmaUpdater:
     def __init__(self, G_ema: nn.Module, G: nn.Module):
         self.ema_params = list(G_ema.parameters())
         self.params = [p.detach() for p in G.parameters()]
-        self.buffers = list(zip(G_ema.buffers(), G.buffers()))
+        self.buffers = list(zip(state_buffers(G_ema), state_buffers(G)))
 
     @torch.no_grad()
     def __call__(self, beta: float) -> None:

@@ -26,6 +26,7 @@ from ganvas.data.sampler import ImageBatches, PointBatches
 from ganvas.errors import ConfigError
 from ganvas.losses import LOSSES, PENALTIES, r1_penalty
 from ganvas.models import MODELS, DataInfo, resolve_model_name
+from ganvas.nn import state_buffers
 from ganvas.train.stats import StepLog
 from ganvas.utils.device import autocast, resolve_device, resolve_precision
 from ganvas.utils.dist import World, all_reduce_sum
@@ -413,7 +414,7 @@ def host_reads_are_free(device: torch.device) -> bool:
 
 def remember_buffers(net: torch.nn.Module) -> None:
     """Note the buffers (batch-norm statistics) as they are, for `keep_buffers` to fall back to."""
-    net._ganvas_good_buffers = [b.detach().clone() for b in net.buffers()]  # small: BN statistics only
+    net._ganvas_good_buffers = [b.detach().clone() for b in state_buffers(net)]  # small: BN statistics, w_avg
 
 
 @torch.no_grad()
@@ -423,7 +424,7 @@ def keep_buffers(net: torch.nn.Module, applied: torch.Tensor) -> None:
     good = getattr(net, "_ganvas_good_buffers", None)
     if not good:
         return
-    for b, g in zip(net.buffers(), good):
+    for b, g in zip(state_buffers(net), good):
         b.copy_(torch.where(applied, b, g))
         g.copy_(b)
 
