@@ -1,11 +1,13 @@
 """End-to-end training, resume after SIGKILL, non-finite handling, and the run folder's contents."""
 
+import copy
 import json
 import re
 import shlex
 import subprocess
 
 import numpy as np
+
 import pytest
 import torch
 from PIL import Image
@@ -565,6 +567,38 @@ def test_reduce_and_step_decides_on_the_device(monkeypatch, bad, on_device):
     else:
         assert not any(same[k] for k, name in enumerate(before) if "running" in name or "weight" in name)
         assert all(float(opt.state[p]["step"]) == 2 for p in net.parameters())
+
+
+def test_skipped_step_restores_the_last_applied_steps_buffers():
+    """An applied step becomes the new fallback: a skipped step after it restores its batch-norm statistics
+    (float and integer buffers alike), not the older ones; the EMA copy of the buffers follows them."""
+    from ganvas.train.ema import EmaUpdater
+    from ganvas.train.steps import reduce_and_step, remember_buffers
+    from ganvas.utils.dist import World
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2),
+                              torch.nn.BatchNorm1d(2))
+    ema_net = copy.deepcopy(net)
+    ema = EmaUpdater(ema_net, net)
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    remember_buffers(net)
+    x = torch.randn(8, 3)
+
+    def step(scale):
+        opt.zero_grad()
+        loss = net(x * 3).sum() * scale
+        loss.backward()
+        return bool(reduce_and_step(opt, net, torch.stack([loss.detach()]).double(), World())[0])
+
+    assert step(1.0)
+    after_good = {k: v.clone() for k, v in net.state_dict().items() if "running" in k or "num_batches" in k}
+    assert after_good["1.num_batches_tracked"] == 1
+    assert not step(float("nan"))
+    now = net.state_dict()
+    assert all(torch.equal(now[k], v) for k, v in after_good.items())
+    ema(0.5)
+    assert all(torch.equal(ema_net.state_dict()[k], v) for k, v in after_good.items())
 
 
 def test_step_log_reads_back_every_step_in_order():

@@ -30,10 +30,10 @@ class EmaUpdater:
     def __init__(self, G_ema: nn.Module, G: nn.Module):
         self.ema_params = list(G_ema.parameters())
         self.params = [p.detach() for p in G.parameters()]
-        self.buffers = list(zip(state_buffers(G_ema), state_buffers(G)))
+        self.ema_buffers, self.buffers = state_buffers(G_ema), state_buffers(G)
 
     @torch.no_grad()
     def __call__(self, beta: float) -> None:
         torch._foreach_lerp_(self.ema_params, self.params, 1.0 - beta)  # lerp from p_ema toward p by 1 - beta
-        for b_ema, b in self.buffers:
-            b_ema.copy_(b)
+        if self.buffers:
+            torch._foreach_copy_(self.ema_buffers, self.buffers)  # one multi-tensor copy

@@ -413,7 +413,7 @@ def host_reads_are_free(device: torch.device) -> bool:
 
 
 def remember_buffers(net: torch.nn.Module) -> None:
-    """Note the buffers (batch-norm statistics) as they are, for `keep_buffers` to fall back to."""
+    """Note the state buffers (batch-norm statistics, w_avg) as they are, for `keep_buffers` to fall back to."""
     net._ganvas_good_buffers = [b.detach().clone() for b in state_buffers(net)]  # small: BN statistics, w_avg
 
 
@@ -424,9 +424,9 @@ def keep_buffers(net: torch.nn.Module, applied: torch.Tensor) -> None:
     good = getattr(net, "_ganvas_good_buffers", None)
     if not good:
         return
-    for b, g in zip(state_buffers(net), good):
-        b.copy_(torch.where(applied, b, g))
-        g.copy_(b)
+    bufs = state_buffers(net)
+    torch._foreach_copy_(bufs, [torch.where(applied, b, g) for b, g in zip(bufs, good)])
+    torch._foreach_copy_(good, bufs)
 
 
 def freeze_layers(D: torch.nn.Module, n: int) -> int:
