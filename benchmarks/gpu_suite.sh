@@ -16,7 +16,7 @@
 # batch 32 and 64, 256 px batch 64 at the preset's and at StyleGAN2-ADA's paper256 widths (the latter
 # also with model.resample=conv), 512 px batch 16;
 # dcgan 64 px batch 64) in fp32 and bf16, generation throughput (stylegan 256 px), a torch.profiler
-# breakdown of one iteration (stylegan 256 px at both widths and dcgan 64 px, bf16: GPU busy share,
+# breakdown of one iteration (stylegan 256 px at all three sizes and dcgan 64 px, bf16: GPU busy share,
 # kernels per iteration, top kernels), 2x resampling kernels at the paper256 shapes, dcgan 64 px bf16
 # with CUDA graphs (compile mode reduce-overhead; CUDA only), then the training runs with
 # --set train.compile=true, goal sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing
