@@ -15,7 +15,8 @@ It reports, per iteration:
   element-wise, reductions, copies, optimizer, other).
 
 One process, one setting; figures are for reading where time goes, not for quoting throughput
-(`train_throughput.py` measures that on the full loop).
+(`train_throughput.py` measures that on the full loop). The profiler slows the host, so for a host-bound
+step the busy share reads low: divide the GPU busy time by an unprofiled iteration's time instead.
 """
 
 from __future__ import annotations
