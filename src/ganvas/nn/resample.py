@@ -41,11 +41,10 @@ class Upsample2x(nn.Module):
         taps = torch.tensor(_BILINEAR_TAPS)
         kernel = (taps[:, None] * taps[None, :]).expand(channels, 1, 4, 4).contiguous()
         self.register_buffer("kernel", kernel, persistent=False)
-        self.channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (1, 1, 1, 1), mode="replicate")  # (under autocast the convolution casts both alike)
-        return F.conv_transpose2d(padded, self.kernel.to(x.dtype), stride=2, padding=3, groups=self.channels)
+        return F.conv_transpose2d(padded, self.kernel.to(x.dtype), stride=2, padding=3, groups=len(self.kernel))
 
 
 class Downsample2x(nn.Module):
@@ -53,11 +52,10 @@ class Downsample2x(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.register_buffer("kernel", torch.full((channels, 1, 2, 2), 0.25), persistent=False)
-        self.channels = channels
+        self.register_buffer("kernel", torch.full((channels, 1, 2, 2), 0.25), persistent=False)  # [C, 1, 2, 2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=self.channels)
+        return F.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=len(self.kernel))
 
 
 class _Interpolate2x(nn.Module):

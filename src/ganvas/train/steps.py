@@ -413,18 +413,20 @@ def host_reads_are_free(device: torch.device) -> bool:
 
 
 def remember_buffers(net: torch.nn.Module) -> None:
-    """Note the state buffers (batch-norm statistics, w_avg) as they are, for `keep_buffers` to fall back to."""
-    net._ganvas_good_buffers = [b.detach().clone() for b in state_buffers(net)]  # small: BN statistics, w_avg
+    """Note the state buffers (batch-norm statistics, w_avg) and a copy of them as they are, for
+    `keep_buffers` to fall back to. The list is gathered once, like EmaUpdater's: loading a state dict
+    later copies in place, so it stays valid."""
+    bufs = state_buffers(net)
+    net._ganvas_good_buffers = (bufs, [b.detach().clone() for b in bufs])  # small: BN statistics, w_avg
 
 
 @torch.no_grad()
 def keep_buffers(net: torch.nn.Module, applied: torch.Tensor) -> None:
     """After a step: keep its buffer updates if it was applied, else restore the last good ones (on the
     device, with no read of `applied`)."""
-    good = getattr(net, "_ganvas_good_buffers", None)
-    if not good:
+    bufs, good = getattr(net, "_ganvas_good_buffers", ((), ()))
+    if not bufs:
         return
-    bufs = state_buffers(net)
     torch._foreach_copy_(bufs, [torch.where(applied, b, g) for b, g in zip(bufs, good)])
     torch._foreach_copy_(good, bufs)
 
