@@ -216,8 +216,9 @@ def train_flops(cfg, n_classes: int, device: str, n: int) -> dict[str, Any]:
     the extra of a D step with R1 (the penalty's gradient with create_graph and its double backward, and
     the gradient penalty when the loss has one), and a G step (G forward, D forward, backward through D
     into G, with D's weights frozen as in the loop). An iteration is n_critic D steps and one G step;
-    R1 runs on one D step in r1_interval. Divided by the real images D sees, n_critic x n, which is how
-    the loop counts images.
+    R1 runs on one D step in r1_interval. With train.reuse_fakes the G step trains on the last D step's
+    fakes, so one G forward pass per iteration is not made. Divided by the real images D sees,
+    n_critic x n, which is how the loop counts images.
     """
     import torch
 
@@ -257,8 +258,17 @@ def train_flops(cfg, n_classes: int, device: str, n: int) -> dict[str, Any]:
         loss.g_loss(D(G(z, c), c)).mean().backward()
         D.requires_grad_(True)
 
+    def g_forward() -> None:
+        noise()
+        with torch.no_grad():
+            G(torch.randn(n, G.z_dim, device=device), c)
+
     d_plain, d_ops = count_flops(lambda: d_step(False))
     g_total, g_ops = count_flops(g_step)
+    if cfg.train.reuse_fakes:  # the G step's own G forward pass is not made
+        g_fwd, g_fwd_ops = count_flops(g_forward)
+        g_total -= g_fwd
+        g_ops = {k: v - g_fwd_ops.get(k, 0) for k, v in g_ops.items()}
     r1_on = cfg.loss.r1_gamma > 0
     r1_extra = count_flops(lambda: d_step(True))[0] - d_plain if r1_on else 0
     interval = max(1, cfg.loss.r1_interval)

@@ -60,12 +60,13 @@ def test_bench_modes_jobs_run_the_same_runs_in_parallel():
     """--jobs only changes where runs execute: with one thread per run, per-run results are identical."""
     from ganvas.apps.bench_modes import run_modes_bench
 
-    kw = dict(runs=2, overrides={"train.kimg": 1.0, "train.threads": 1}, log=lambda m: None)
+    kw = dict(runs=2, overrides={"train.kimg": 2.0, "train.batch": 64, "train.threads": 1}, log=lambda m: None)
     serial = run_modes_bench("ring8", jobs=1, **kw)
     parallel = run_modes_bench("ring8", jobs=2, **kw)
     assert parallel["jobs"] == 2 and serial["jobs"] == 1 and parallel["threads_per_run"] == 1
     # the result says what it measured: the recipe's settings with the overrides, as JSON values
-    assert serial["settings"]["train.kimg"] == 1.0 and serial["settings"]["train.batch"] == 128
+    assert serial["settings"]["train.kimg"] == 2.0 and serial["settings"]["train.batch"] == 64
+    assert serial["settings"]["train.reuse_fakes"] is True
     assert serial["settings"]["optim.G.betas"] == [0.0, 0.99] and json.loads(json.dumps(serial)) == serial
     scores = [[{k: v for k, v in row.items() if k != "seconds"} for row in result["per_run"]]
               for result in (serial, parallel)]

@@ -96,6 +96,25 @@ def test_classic_dcgan64_shapes():
     assert [m.out_channels for m in dconvs] == [64, 128, 256, 512, 1]
 
 
+@pytest.mark.parametrize("g_norm", ["batch", "none"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_dcgan_first_layer_as_a_matrix_product_is_the_transposed_convolution(g_norm, channels_last):
+    """G's first layer runs as one matrix product: the same images (and gradients) as its 4x4 transposed
+    convolution of the 1x1 latent, conditional or not, with or without a bias, in either memory layout."""
+    cfg = ModelConfig(z_dim=8, width=8, max_width=32, g_norm=g_norm)
+    G, _ = MODELS.get("dcgan").build(cfg, DataInfo("image", resolution=16, num_classes=3))
+    if channels_last:
+        G = G.to(memory_format=torch.channels_last)
+    z, c = _inputs(G, num_classes=3)
+    x = torch.cat([z, c], dim=1)[:, :, None, None]
+    out = G(z, c)
+    ref = G.net(x)
+    assert torch.allclose(out, ref, atol=1e-6)
+    grads = torch.autograd.grad(out.square().sum(), list(G.parameters()))
+    refs = torch.autograd.grad(ref.square().sum(), list(G.parameters()))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, refs))
+
+
 @pytest.mark.parametrize("d_norm", ["batch", "layer", "spectral", "none"])
 def test_dcgan_discriminator_norms(d_norm):
     cfg = ModelConfig(z_dim=8, width=8, max_width=32, d_norm=d_norm)

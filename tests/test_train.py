@@ -150,10 +150,11 @@ def test_ctrl_c_stops_with_a_checkpoint_and_a_rerun_is_bit_identical(tmp_path, a
 
 
 def test_sigkill_resume_with_critic_steps_penalty_augmentation_and_labels(tmp_path):
-    """The same guarantee with n_critic=5, the gradient penalty, DiffAugment and a conditional model."""
+    """The same guarantee with n_critic=5, the gradient penalty, DiffAugment, a conditional model and G trained
+    on the last D step's fakes (train.reuse_fakes)."""
     art = make_art_folder(tmp_path / "classes", n=24, classes=("a", "b"))
     args = ["train", "--data", str(art), "--labels", "subdirs", "--loss", "wgan-gp", "--aug", "diffaugment",
-            "--kimg", "0.8", "--checkpoint-kimg", "0.32", *TINY_TRAIN]
+            "--kimg", "0.8", "--checkpoint-kimg", "0.32", "--set", "train.reuse_fakes=true", *TINY_TRAIN]
     run_cli(*args, "--out", str(tmp_path / "whole"), check=True)
     killed = run_cli(*args, "--out", str(tmp_path / "cut"), env={"GANVAS_FAULT_KILL_AT_NIMG": "500"})
     assert killed.returncode == -9
@@ -452,6 +453,31 @@ def test_one_d_pass_over_real_and_generated_equals_two(tmp_path):
     d_step(s, cfg, StepLog(), 0)
     for p, q, p0 in zip(s.D.parameters(), two.D.parameters(), before):
         assert torch.allclose(p, q, atol=1e-6) and not torch.equal(p, p0)
+
+
+@pytest.mark.parametrize("batch_gpu", [0, 8])
+def test_reused_fakes_train_g_on_the_d_steps_fakes_scored_by_the_updated_d(batch_gpu):
+    """train.reuse_fakes: G runs forward once per micro-batch per iteration, and the G step's gradient is the
+    G loss's on the D step's fakes (z from the D stream) as the just-updated D scores them."""
+    from ganvas.data.sources import load_data
+    from ganvas.train.steps import build_setup, d_step, g_step
+    from ganvas.train.stats import StepLog
+    from ganvas.utils.dist import World
+
+    cfg = build_config(overrides={"data.source": "ring8", "train.batch": 16, "train.batch_gpu": batch_gpu,
+                                  "model.hidden": 16, "train.reuse_fakes": True})
+    s = build_setup(cfg, load_data(cfg.data, progress=False), World())
+    forwards = []
+    s.G.register_forward_hook(lambda *_: forwards.append(1))
+    z = s.latents(16, "z/D", cfg.train.seed, 0)
+    d_step(s, cfg, StepLog(), 0, keep_fakes=True)
+    G_ref, D_ref = copy.deepcopy(s.G), copy.deepcopy(s.D)  # G as it was, D after its update
+    s.D.requires_grad_(False)  # as the loop does for the G step
+    g_step(s, cfg, StepLog(), 0)
+    assert len(forwards) == (2 if batch_gpu else 1) and s.kept_fakes is None
+    loss = s.loss.g_loss(D_ref(G_ref(z))).sum() / 16
+    for p, ref in zip(s.G.parameters(), torch.autograd.grad(loss, list(G_ref.parameters()))):
+        assert torch.allclose(p.grad, ref, atol=1e-6)
 
 
 def test_training_names_the_files_it_skipped(tmp_path):

@@ -106,6 +106,9 @@ class TrainConfig:
     epochs: float = 0.0  # alternative duration in passes over the dataset; 0 = use kimg
     minutes: float = 0.0  # stop this invocation after this much training time (checkpointed; rerun continues)
     n_critic: int = 1  # D steps per G step
+    # The G step trains on the fakes of the iteration's last D step (its graph kept), instead of drawing new
+    # ones: one G forward pass per iteration instead of two, as the PyTorch DCGAN example does.
+    reuse_fakes: bool = False
     seed: int = 0
     ema_kimg: float = 10.0  # half-life of the generator EMA, in kimg
     ema_rampup: float = 0.05  # EMA half-life is at most this fraction of training so far (0 = off)

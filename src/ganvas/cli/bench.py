@@ -18,7 +18,8 @@ def bench() -> None:
 @click.option("--data", type=click.Choice(["ring8", "grid25"]), required=True)
 @click.option("--runs", type=int, default=10, show_default=True, callback=positive_int)
 @click.option("--loss", default="nonsat", show_default=True, help="Registered loss (see `ganvas models`).")
-@click.option("--recipe", default="default", show_default=True, help="Named training recipe.")
+@click.option("--recipe", default="default", show_default=True,
+              help="Named training recipe: default (about 2 minutes a run on 2 cores), long, short.")
 @click.option("--kimg", type=float, default=None, callback=positive_float, help="Override the recipe's duration.")
 @click.option("--jobs", type=int, default=1, show_default=True, callback=positive_int,
               help="Runs trained at once, in separate processes that share the CPU threads.")

@@ -160,8 +160,8 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             set_lr(opt_D, cfg.optim.D.lr * lr_scale)
             # D steps: real batch, fake batch, D loss (+ penalties), D update.
             _set_requires_grad(D_trainable, True)
-            for _ in range(n_critic):
-                d_step(setup, cfg, step_log, nimg)
+            for i in range(n_critic):
+                d_step(setup, cfg, step_log, nimg, keep_fakes=cfg.train.reuse_fakes and i == n_critic - 1)
                 nimg += batch
             # G step: fresh noise, G loss through D, G update, EMA.
             _set_requires_grad(D_trainable, False)

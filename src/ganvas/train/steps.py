@@ -63,6 +63,8 @@ class Setup:
     scaler_G: torch.amp.GradScaler | None = None
     scaler_D: torch.amp.GradScaler | None = None
     cudagraphs: bool = False  # torch.compile records CUDA graphs (compile modes other than "default", on CUDA)
+    # train.reuse_fakes: the last D step's fakes, with G's graph, per micro-batch: (gen_img, c), for the G step
+    kept_fakes: list | None = None
 
     def begin_step(self) -> None:
         """Marks a new training step for CUDA graphs: what the previous step's compiled calls returned may now
@@ -220,6 +222,10 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     if ada is not None:
         ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
     mode = cfg.train.compile_mode
+    cudagraphs = cfg.train.compile and mode != "default" and device.type == "cuda"
+    if cudagraphs and cfg.train.reuse_fakes:
+        raise ConfigError(f"train.reuse_fakes keeps G's output and graph through D's step, where CUDA graphs "
+                          f"(train.compile_mode={mode}) may overwrite them; use one or the other")
     G_fwd, D_fwd = (torch.compile(G, mode=mode), torch.compile(D, mode=mode)) if cfg.train.compile else (G, D)
     # fp16's 5 exponent bits underflow small gradients: scale the losses up, and the gradients back down
     # before the update, with the scale halved on overflow and doubled after 2,000 clean steps.
@@ -228,7 +234,7 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     return Setup(info, model_name, G, D, G_ema, opt_G, opt_D, loss, penalty, batches, info.num_classes,
                  precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada,
                  scaler_G=scaler_G, scaler_D=scaler_D,
-                 cudagraphs=cfg.train.compile and mode != "default" and device.type == "cuda")
+                 cudagraphs=cudagraphs)
 
 
 def _batch_gpu(cfg: RunConfig, world: World) -> int:
@@ -245,8 +251,9 @@ def _batch_gpu(cfg: RunConfig, world: World) -> int:
 
 # Section: the steps.
 
-def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
-    """One D update on the global batch at stream position nimg, reported to `log`."""
+def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int, keep_fakes: bool = False) -> None:
+    """One D update on the global batch at stream position nimg, reported to `log`. With `keep_fakes` G's
+    forward pass keeps its graph and the fakes are kept for the G step that follows (train.reuse_fakes)."""
     batch, seed = cfg.train.batch, cfg.train.seed
     # Lazy regularisation (StyleGAN2 appendix B): R1 on one step in r1_interval, weighted by the interval.
     interval = max(1, cfg.loss.r1_interval)
@@ -258,6 +265,7 @@ def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
     # Sums over this process's rows: adversarial loss, R1, penalty, real logits, fake logits, sign of real
     # logits, style classification loss (creative mode).
     totals = torch.zeros(8, dtype=torch.float64, device=s.device)
+    s.kept_fakes = [] if keep_fakes else None
     for lo in s.micro_offsets(batch):
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
         real_img, real_c = s.batches.batch(nimg, batch, rows)
@@ -265,8 +273,13 @@ def d_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
         if r1_weight:
             real_img.requires_grad_(True)
         with s.autocast():
-            with torch.no_grad():
-                gen_img = s.G_train(z_all[rows], c, seed, ("D", nimg, *tag))
+            if keep_fakes:  # G's graph stays for the G step; D learns from the fakes detached from it
+                kept = s.G_train(z_all[rows], c, seed, ("D", nimg, *tag))
+                s.kept_fakes.append((kept, c))
+                gen_img = kept.detach()
+            else:
+                with torch.no_grad():
+                    gen_img = s.G_train(z_all[rows], c, seed, ("D", nimg, *tag))
             loss_r1 = loss_pen = loss_style = loss_recon = torch.zeros((), device=s.device)
             # One D pass over [real; generated] where D scores samples independently, except on R1 steps:
             # R1's double backward would then run over the generated half too, which costs more than it saves.
@@ -326,19 +339,25 @@ def loss_scale(scaler: torch.amp.GradScaler | None) -> torch.Tensor | float:
 
 
 def g_step(s: Setup, cfg: RunConfig, log: StepLog, nimg: int) -> None:
-    """One G update with fresh latents (and labels) at stream position nimg, reported to `log`."""
+    """One G update with fresh latents (and labels) at stream position nimg, or on the fakes the last D step
+    kept (train.reuse_fakes), reported to `log`."""
     batch, seed = cfg.train.batch, cfg.train.seed
+    kept, s.kept_fakes = s.kept_fakes, None
     s.begin_step()
-    z_all = s.latents(batch, "z/G", seed, nimg)
-    labels_all = s.gen_labels(nimg, batch)
+    if kept is None:
+        z_all = s.latents(batch, "z/G", seed, nimg)
+        labels_all = s.gen_labels(nimg, batch)
     creative = s.info.style_classes > 0
     s.opt_G.zero_grad(set_to_none=True)
     totals = torch.zeros(3, dtype=torch.float64, device=s.device)  # adversarial loss, style ambiguity, entropy
-    for lo in s.micro_offsets(batch):
+    for i, lo in enumerate(s.micro_offsets(batch)):
         rows, tag = slice(lo, lo + s.batch_gpu), s.tag(batch, lo)
-        c = s.onehot(None if labels_all is None or creative else labels_all[rows])
         with s.autocast():
-            gen_img = s.G_train(z_all[rows], c, seed, ("G", nimg, *tag))
+            if kept is not None:  # train.reuse_fakes: the fakes D was just trained on, with G's graph
+                gen_img, c = kept[i]
+            else:
+                c = s.onehot(None if labels_all is None or creative else labels_all[rows])
+                gen_img = s.G_train(z_all[rows], c, seed, ("G", nimg, *tag))
             out = s.D_seen(gen_img, c, seed, ("gen", nimg, *tag), styles=creative)
             loss_amb = entropy = torch.zeros((), device=s.device)
             if creative:
