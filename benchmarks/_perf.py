@@ -372,8 +372,14 @@ def cuda_flags() -> dict[str, Any]:
             "cudnn_benchmark": torch.backends.cudnn.benchmark}
 
 
-def measure_ceiling(device: str, width: int, size: int, conv_batch: int, min_seconds: float) -> dict[str, Any]:
+def measure_ceiling(device: str, width: int, size: int, conv_batch: int, min_seconds: float,
+                    train: bool = False) -> dict[str, Any]:
     """GFLOP/s this process reaches on a dense matmul and on a 3x3 convolution at `width`, fp32 and bf16.
+
+    With `train`, also the same convolution as a training step runs it: forward, then the gradients of
+    the input and of the weight (3x the forward FLOPs), `conv3x3_train_*`. Backward kernels are slower
+    than the forward one on most CPUs, so this is the ceiling a training step's convolutions can reach;
+    the forward ceiling stays the headline yardstick.
 
     On CUDA, fp32 runs with the TF32 flags as they are (reported); the convolution lets cuDNN pick its
     fastest algorithm.
@@ -397,7 +403,17 @@ def measure_ceiling(device: str, width: int, size: int, conv_batch: int, min_sec
             x = torch.randn(conv_batch, width, 32, 32, device=device, dtype=dtype).contiguous(memory_format=cl)
             w = torch.randn(width, width, 3, 3, device=device, dtype=dtype).contiguous(memory_format=cl)
             sec = _time_call(lambda: F.conv2d(x, w, padding=1), device, min_seconds)
-            out[f"conv3x3_{name}_gflops"] = round(2 * conv_batch * width * width * 9 * 32 * 32 / sec / 1e9, 1)
+            conv_flops = 2 * conv_batch * width * width * 9 * 32 * 32
+            out[f"conv3x3_{name}_gflops"] = round(conv_flops / sec / 1e9, 1)
+            if train:
+                xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
+
+                def step() -> None:
+                    y = F.conv2d(xg, wg, padding=1)
+                    torch.autograd.grad(y, (xg, wg), torch.ones_like(y))
+
+                sec = _time_call(step, device, min_seconds)
+                out[f"conv3x3_train_{name}_gflops"] = round(3 * conv_flops / sec / 1e9, 1)
     finally:
         torch.backends.cudnn.benchmark = old_benchmark
     return out
@@ -427,6 +443,9 @@ def add_efficiency(results: list[dict], flops_per_img: float, ceiling: dict, pea
         ceil = ceiling.get(f"conv3x3_{dtype}_gflops")
         if ceil:
             r["utilisation"] = round(achieved / 1e9 / ceil, 4)
+        ceil_train = ceiling.get(f"conv3x3_train_{dtype}_gflops")
+        if ceil_train:
+            r["utilisation_train_ceiling"] = round(achieved / 1e9 / ceil_train, 4)
         if peak_tflops:
             r["mfu"] = round(achieved / (peak_tflops * 1e12), 5)
 
@@ -499,5 +518,9 @@ def print_ceiling(ceiling: dict[str, Any]) -> None:
           f"{ceiling['matmul_fp32_gflops']:g} / "
           f"bf16 {ceiling['matmul_bf16_gflops']:g} GFLOP/s; conv3x3 [{b}, {c}, 32, 32] channels_last "
           f"fp32 {ceiling['conv3x3_fp32_gflops']:g} / bf16 {ceiling['conv3x3_bf16_gflops']:g} GFLOP/s")
+    if "conv3x3_train_fp32_gflops" in ceiling:
+        print(f"  the same conv3x3 as trained (forward + input and weight gradients): fp32 "
+              f"{ceiling['conv3x3_train_fp32_gflops']:g} / bf16 {ceiling['conv3x3_train_bf16_gflops']:g} GFLOP/s "
+              f"(column util(t))")
     if "cuda_flags" in ceiling:
         print(f"cuda flags: {ceiling['cuda_flags']}")

@@ -5,6 +5,7 @@
 #   benchmarks/quality_bar.sh OUT_DIR ada-100 [MINUTES]          # 100 emoji at 32 px: ADA vs no augmentation
 #   benchmarks/quality_bar.sh OUT_DIR creative [MINUTES]         # emoji at 32 px: conditional vs creative
 #   benchmarks/quality_bar.sh OUT_DIR tiny-64 [MINUTES]          # 100 emoji at 64 px: style+ADA vs FastGAN+DiffAugment
+#   benchmarks/quality_bar.sh OUT_DIR leak-scenes [MINUTES]      # ADA's leaks vs p, on 100 oriented scenes at 32 px
 #
 # Every run trains for the same training time (--minutes), logs KID against its training data during
 # training (metrics.jsonl: KID vs kimg), and is scored at the end with `ganvas metrics` (and the leak
@@ -58,6 +59,21 @@ case "$PAIR" in
     train creative --data emoji --labels subdirs --preset demo --creative &
     wait
     "$PY" benchmarks/style_entropy.py "$OUT/conditional" "$OUT/creative" --num 500 >"$OUT/creative.txt"
+    ;;
+  leak-scenes)  # style-based, 100 synthetic scenes (benchmarks/oriented_scenes.py): where does ADA leak?
+    # Three pairs: adaptive p vs no augmentation, fixed p 0.35 vs 0.5 (bgc), fixed p 0.8 (bgc) vs 1 (blit:
+    # flips and 90-degree rotations only). Scored against 1,000 held-out scenes from another seed.
+    sub="$OUT/scenes100" ref="$OUT/scenes-ref"
+    [ -d "$sub" ] || "$PY" benchmarks/oriented_scenes.py --num 100 --resolution 64 --out "$sub"
+    [ -d "$ref" ] || "$PY" benchmarks/oriented_scenes.py --num 1000 --seed 1 --resolution 64 --out "$ref"
+    scene() { local name=$1; shift; train "$name" --data "$sub" --resolution 32 --preset auto --model stylegan "$@"; }
+    scene ada --aug ada & scene noaug --aug none & wait
+    scene fixed035 --aug ada --set aug.ada_p=0.35 & scene fixed05 --aug ada --set aug.ada_p=0.5 & wait
+    scene fixed08 --aug ada --set aug.ada_p=0.8 & scene fixed1 --aug ada --set aug.ada_p=1 --set aug.policy=blit & wait
+    for r in ada noaug fixed035 fixed05 fixed08 fixed1; do
+      "$PY" -m ganvas leak "$OUT/$r" --ref "$ref" --num 500 --json >"$OUT/$r.leak.json"
+      "$PY" -m ganvas metrics "$OUT/$r" --ref "$ref" --metrics kid,fid --num 1000 --json >"$OUT/$r.metrics.json"
+    done
     ;;
   *) echo "unknown pair $PAIR" >&2; exit 2 ;;
 esac

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> dict:
     n_classes = _perf.num_classes(cfg, num_images)
     width = _perf.typical_width(*_perf.build_models(cfg, n_classes))
     ceiling_before = _perf.measure_ceiling(args.device, width, args.ceiling_size, args.ceiling_batch,
-                                           args.ceiling_seconds)
+                                           args.ceiling_seconds, train=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder, env = None, {}
         if needs_folder:
@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> dict:
                    for s in settings]
     flops = _perf.train_flops(cfg, n_classes, args.device, _perf.default_flops_batch(args, cfg.train.batch))
     ceiling = _perf.best_ceiling(ceiling_before, _perf.measure_ceiling(args.device, width, args.ceiling_size,
-                                                                       args.ceiling_batch, args.ceiling_seconds))
+                                                                       args.ceiling_batch, args.ceiling_seconds,
+                                                                       train=True))
     peak = _perf.peak_tflops_for(args.device, args.peak_tflops)
     _perf.add_efficiency(results, flops["flops_per_img"], ceiling, peak)
     return {"benchmark": "train_throughput", **_perf.describe_model(cfg), "preset": args.preset,
@@ -152,15 +153,18 @@ def print_table(report: dict) -> None:
     ok = [r for r in report["results"] if "img_per_sec" in r]
     base = ok[0]["img_per_sec"] if ok else None
     mfu = report["peak_bf16_tflops"] is not None
-    head = f"{'precision':<11}{'img/s':>9}{'sec/kimg':>9}{'ratio':>7}{'GFLOP/s':>10}{'util':>7}{'peak MiB':>10}"
+    head = (f"{'precision':<11}{'img/s':>9}{'sec/kimg':>9}{'ratio':>7}{'GFLOP/s':>10}{'util':>7}{'util(t)':>8}"
+            f"{'peak MiB':>10}")
     print(head + (f"{'GPU MiB':>9}{'MFU':>7}" if mfu or report["device"] == "cuda" else ""))
     for r in report["results"]:
         if "error" in r:
             print(f"{r['precision']:<11} failed: {r['error']}")
             continue
         util = f"{100 * r['utilisation']:>6.1f}%" if "utilisation" in r else f"{'-':>7}"
+        util_t = (f"{100 * r['utilisation_train_ceiling']:>7.1f}%" if "utilisation_train_ceiling" in r
+                  else f"{'-':>8}")
         line = (f"{r['precision']:<11}{r['img_per_sec']:>9.1f}{r['sec_per_kimg']:>9.2f}{r['img_per_sec'] / base:>7.2f}"
-                f"{_perf.fmt(r.get('achieved_gflops'), '.1f', 10)}{util}{r['peak_rss_mib']:>10.0f}")
+                f"{_perf.fmt(r.get('achieved_gflops'), '.1f', 10)}{util}{util_t}{r['peak_rss_mib']:>10.0f}")
         if report["device"] == "cuda" or mfu:
             line += _perf.fmt(r.get("cuda_max_allocated_mib"), ".0f", 9)
             line += f"{100 * r['mfu']:>6.2f}%" if "mfu" in r else f"{'-':>7}"

@@ -227,3 +227,13 @@ def test_r1_through_ada_matches_grid_sample_on_the_cpu():
         ada.resample = original
     assert ours.abs().max() > 0
     torch.testing.assert_close(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_a_fixed_p_ignores_the_controller_and_a_saved_state():
+    aug = AdaptiveAugment(p=1.0, fixed=True)  # p = 1 is allowed when fixed (the controller stops at max_p)
+    assert aug.adjust(rt=-1.0, n_images=100_000) == 1.0 and aug.p == 1.0
+    aug.load_state_dict({"p": 0.25, "target": 0.6, "speed_kimg": 500.0})
+    assert aug.p == 1.0
+    assert "fixed=True" in repr(aug)
+    moving = AdaptiveAugment(p=0.5)
+    assert moving.adjust(rt=-1.0, n_images=100_000) < 0.5

@@ -263,3 +263,20 @@ def test_no_leak_also_needs_enough_real_images_to_flag_one(fx, real, fresh):
     tiny = leak_check(real[:10], fresh[:10], fx, transforms=["cutout"]).transforms["cutout"]
     assert tiny.rate == tiny.baseline == 0.0 and tiny.min_share > 0.3 and tiny.state == "inconclusive"
     assert leak_check(real, fresh, fx, transforms=["cutout"]).transforms["cutout"].state == "ok"
+
+
+def test_a_full_leak_with_drifted_colours_is_caught_by_its_votes_turning_back():
+    """Every sample turned by 90 degrees and washed out: too far from the data (and voting too faintly) for
+    the distance and margin gates, but rotating the samples on purpose turns their votes back (power near
+    -1), which only samples that show rot90 themselves do. rot180 and vflip do not explain the samples
+    (twice as far from the data as real images are): they stay inconclusive."""
+    real, fresh, pix = glyphs(300, seed=0), glyphs(150, seed=1), build_extractor("pixels")
+    gen = np.clip(np.rot90(fresh, 1, axes=(2, 3)).astype(int) + 30, 0, 255).astype(np.uint8)
+    kw = dict(transforms=("rot90", "rot180", "vflip"), batch_size=1024)
+    report = leak_check(real, gen, pix, **kw)
+    rot90 = report.transforms["rot90"]
+    assert rot90.distance_ratio > 1.2 and rot90.margin_ratio < 0.75 and rot90.power_ratio < -0.5
+    assert rot90.state == "LEAK" and report.leaked and report.summary.startswith("augmentation leak")
+    assert all(report.transforms[t].state == "inconclusive" for t in ("rot180", "vflip"))
+    gated = leak_check(real, gen, pix, max_turned_distance_ratio=0.0, **kw)  # without the rule: unreadable
+    assert not gated.leaked and gated.transforms["rot90"].state == "inconclusive"

@@ -637,3 +637,23 @@ def test_step_log_reads_back_every_step_in_order():
     assert len(log) == 2
     assert log.drain() == [(0, "D", True, {"a": 1.5, "c": 3.0, "p": 0.25}), (16, "G", False, {"g": 4.0})]
     assert len(log) == 0 and log.drain() == []
+
+
+def test_a_fixed_ada_p_holds_through_training_and_bad_values_are_refused(tmp_path, art):
+    out = tmp_path / "fixed"
+    proc = run_cli("train", "--data", str(art), "--out", str(out), "--aug", "ada", "--set", "aug.ada_p=0.7",
+                   "--set", "aug.ada_kimg=0.01", "--kimg", "0.128", *TINY_TRAIN, check=True)
+    rows = [r for r in read_stats(out / "stats.jsonl") if "Augment/p" in r]
+    # A controller this fast would have moved it.
+    assert rows and all(r["Augment/p"] == pytest.approx(0.7, abs=1e-9) for r in rows)
+    state = torch.load(sorted((out / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    assert state["augment"]["state"]["p"] == 0.7
+    assert "can leak" not in proc.stderr
+    high = run_cli("train", "--data", str(art), "--out", str(tmp_path / "high"), "--aug", "ada", "--set",
+                   "aug.ada_p=0.9", "--kimg", "0.064", *TINY_TRAIN, check=True)
+    assert high.stderr.count("augmentation p is 0.90: from about 0.8 up, ADA's rotations and flips can leak") == 1
+    for flags, message in ((["--aug", "ada", "--set", "aug.ada_p=1.5"], "lies in [0, 1]"),
+                           (["--aug", "diffaugment", "--set", "aug.ada_p=0.5"], "add --aug ada")):
+        bad = run_cli("train", "--data", str(art), "--out", str(tmp_path / "bad"), "--kimg", "0.032",
+                      *flags, *TINY_TRAIN)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr

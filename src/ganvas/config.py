@@ -77,6 +77,7 @@ class AugmentConfig:
     policy: str = "color,translation,cutout"  # DiffAugment ops (ada: bgc, or a list of blit, geom, color)
     ada_target: float = 0.6  # ada: target of r_t = E[sign D(real)]; p rises while D is more confident
     ada_kimg: float = 100.0  # ada: p can move from 0 to 1 in this many kimg (StyleGAN2-ADA: 500 for long runs)
+    ada_p: float = -1.0  # ada: a fixed p in [0, 1] instead of the controller (StyleGAN2-ADA's --aug fixed); -1 adapts
 
 
 @dataclass
@@ -213,14 +214,14 @@ def auto_preset(resolution: int, num_images: int, model: str | None = None) -> t
         "model.w_dim": min(256, max_width), "model.map_layers": 2, "model.noise": resolution > 64,
         "loss.name": "nonsat",
         "loss.r1_gamma": gamma, "loss.r1_interval": 16, "aug.name": "ada", "aug.ada_kimg": ada_kimg,
-        "train.batch": batch,
+        "aug.ada_p": -1.0, "train.batch": batch,
         "train.ema_kimg": ema, "optim.G.lr": 0.0025, "optim.D.lr": 0.0025,
         "optim.G.betas": (0.0, 0.99), "optim.D.betas": (0.0, 0.99),
     }
     tiny = model == "fastgan" or (model in (None, "auto") and num_images <= 100 and resolution >= 16)
     if tiny:  # FastGAN: no mapping network, noise inputs or ADA; DiffAugment's fixed policy instead
         settings.update({"model.name": "fastgan", "aug.name": "diffaugment"})
-        for key in ("model.w_dim", "model.map_layers", "model.noise", "aug.ada_kimg"):
+        for key in ("model.w_dim", "model.map_layers", "model.noise", "aug.ada_kimg", "aug.ada_p"):
             settings.pop(key)
     reasons = [
         ("model fastgan" + ("" if model == "fastgan" else " (a light few-shot GAN: it beats the style-based one "
@@ -424,6 +425,12 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {v:g}")
     if not 0 < cfg.aug.ada_target < 1 or cfg.aug.ada_kimg <= 0:
         raise ConfigError("aug.ada_target must be in (0, 1) and aug.ada_kimg positive")
+    if cfg.aug.ada_p != -1.0 and not 0.0 <= cfg.aug.ada_p <= 1.0:
+        raise ConfigError(f"aug.ada_p={cfg.aug.ada_p:g}: a fixed augmentation probability lies in [0, 1]; "
+                          f"-1 (the default) lets ADA's controller choose it")
+    if cfg.aug.ada_p != -1.0 and cfg.aug.name != "ada":
+        raise ConfigError(f"aug.ada_p fixes the probability of ADA's ops, but the augmentation is "
+                          f"{cfg.aug.name!r}; add --aug ada")
     if cfg.loss.creative_weight < 0:
         raise ConfigError("loss.creative_weight must be 0 (off) or positive")
     if cfg.loss.creative_weight > 0 and d.labels == "none":

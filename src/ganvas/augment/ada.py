@@ -203,10 +203,12 @@ class AdaptiveAugment:
         max_p: the controller's ceiling. At p = 1 an x-flip or a 90-degree rotation happens with the same
             probability as its absence, D can no longer tell the clean distribution from the transformed
             one, and the augmentations may leak into G; the ceiling keeps p < 1 (Karras et al. 2020, sec. 2.2).
+        fixed: keep p where it is: `adjust` only reports it, and a saved state's p does not replace it
+            (StyleGAN2-ADA's `--aug fixed`; the way to study leaks at a chosen p, up to 1).
     """
 
     def __init__(self, policy: str = "bgc", p: float = 0.0, target: float = 0.6, speed_kimg: float = 500.0,
-                 max_p: float = 0.99):
+                 max_p: float = 0.99, fixed: bool = False):
         self.policy = policy
         self.ops = parse_ada_policy(policy)
         if not 0.0 < target < 1.0:
@@ -221,8 +223,11 @@ class AdaptiveAugment:
         self.target = float(target)
         self.speed_kimg = float(speed_kimg)
         self.max_p = float(max_p)
+        self.fixed = bool(fixed)
 
     def __repr__(self) -> str:
+        if self.fixed:
+            return f"AdaptiveAugment(policy={self.policy!r}, p={self.p:.4f}, fixed=True)"
         return (f"AdaptiveAugment(policy={self.policy!r}, p={self.p:.4f}, target={self.target}, "
                 f"speed_kimg={self.speed_kimg})")
 
@@ -240,6 +245,8 @@ class AdaptiveAugment:
             raise ValueError(f"r_t is a mean of signs and must lie in [-1, 1], got {rt}")
         if n_images < 0:
             raise ValueError(f"n_images must be >= 0, got {n_images}")
+        if self.fixed:
+            return self.p
         step = n_images / (self.speed_kimg * 1000.0)
         direction = (rt > self.target) - (rt < self.target)  # sign(r_t - target)
         self.p = min(max(self.p + direction * step, 0.0), self.max_p)
@@ -250,8 +257,8 @@ class AdaptiveAugment:
         return {"p": float(self.p), "target": float(self.target), "speed_kimg": float(self.speed_kimg)}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
-        """Restore p. A target or speed that differs from this object's keeps this object's (the current
-        config wins) with a warning."""
+        """Restore p, unless p is fixed (the current config's p wins then). A target or speed that differs
+        from this object's keeps this object's (the current config wins) with a warning."""
         if "p" not in state:
             raise ValueError(f"ADA state has no 'p' (keys: {sorted(state)})")
         p = float(state["p"])
@@ -261,7 +268,8 @@ class AdaptiveAugment:
             if key in state and float(state[key]) != getattr(self, key):
                 warnings.warn(f"ADA {key} was {float(state[key])} in the saved state and is {getattr(self, key)} "
                               f"now; continuing with {getattr(self, key)}", stacklevel=2)
-        self.p = p
+        if not self.fixed:
+            self.p = p
 
     # ------------------------------------------------------------------------------------------------
     # Augmentation.

@@ -152,6 +152,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
             if not _grid_path(grids, nimg).exists():  # the samples the run stops with
                 save_fake_grid(G_ema, grid_n, _grid_path(grids, nimg), nimg, setup.c_dim)
 
+    warned_p = False
     try:
         while nimg < total_nimg:
             nimg_start = nimg
@@ -177,6 +178,11 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
                         stats.add(name, value)
                     _count_bad(ok, bad_steps, stats, i_nimg, net, cfg)
                     last_loss[net] = values[f"Loss/{net}/adv"]
+                if setup.ada is not None and setup.ada.p >= ADA_LEAK_P and not warned_p:
+                    warned_p = True
+                    log(f"augmentation p is {setup.ada.p:.2f}: from about {ADA_LEAK_P:g} up, ADA's rotations and flips "
+                        f"can leak into G (in ganvas's own tests G drew every scene turned by 90 degrees at a fixed "
+                        f"p of 0.8); look at the sample grids, and check with `ganvas leak {run_dir} --ref DATA`")
                 if bar is not None:
                     ada = f"  p {setup.ada.p:.3f}" if setup.ada is not None else ""
                     bar.set_postfix_str(f"D {last_loss['D']:.3f}  G {last_loss['G']:.3f}{ada}", refresh=False)
@@ -233,6 +239,9 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
 
 # Section: setup helpers.
 
+# ADA's p from which its augmentations leaked in ganvas's measurements (benchmarks/quality_bar.sh leak-scenes:
+# upright samples at fixed p 0.35 and 0.5, every sample turned by 90 degrees at 0.8); training warns once there.
+ADA_LEAK_P = 0.8
 SMALL_SET = 1000  # images: below this a GAN without augmentation overfits within a few passes (ADA, sec. 2)
 
 

@@ -221,6 +221,8 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     ada = augment if hasattr(augment, "adjust") else None
     if ada is not None:
         ada.target, ada.speed_kimg = cfg.aug.ada_target, cfg.aug.ada_kimg
+        if cfg.aug.ada_p >= 0:
+            ada.p, ada.fixed = cfg.aug.ada_p, True
     mode = cfg.train.compile_mode
     cudagraphs = cfg.train.compile and mode != "default" and device.type == "cuda"
     if cudagraphs and cfg.train.reuse_fakes:
