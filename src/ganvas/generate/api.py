@@ -32,7 +32,7 @@ class GeneratorHandle:
     """A loaded generator with its record (fingerprint, labels, training facts)."""
 
     def __init__(self, G: torch.nn.Module, record: dict, device: str = "cpu", precision: str = "fp32"):
-        self.G = G.to(device)
+        self.G = G.to(device, memory_format=torch.channels_last)  # the fast layout for convolutions, as trained
         self.record = record
         self.device = device
         # fp32 (the default: a seed gives the same pixels on any machine) or bf16 autocast, about twice as

@@ -128,4 +128,4 @@ def synthesize(G: Generator, z: torch.Tensor, c: torch.Tensor | None = None, bat
         zc = z[i : i + batch_size].to(device)
         cc = None if c is None else c[i : i + batch_size].to(device)
         outs.append(G(zc, cc, **g_kwargs).float().cpu())
-    return torch.cat(outs) if outs else torch.empty(0, *G.out_shape)
+    return torch.cat(outs).contiguous() if outs else torch.empty(0, *G.out_shape)  # NCHW whatever G's layout
