@@ -34,6 +34,9 @@ def test_cli_scores_a_run_with_every_metric(run, art):
         assert key in result
     assert result["extractor"] == "random-conv" and result["num"] == 24 and result["num_real"] == 24
     assert result["fid"] > 0 and result["resolution"] == 16
+    text = run_cli("metrics", str(run), "--ref", str(art), "--metrics", "fid", "--num", "24", "--extractor",
+                   "random-conv", check=True).stdout  # 24 images in more feature dimensions than that
+    assert f"from 24 images in {result['fid_dims']}-dimensional features: biased upward" in text
 
 
 def test_same_folder_scores_perfectly(art):

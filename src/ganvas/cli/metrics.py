@@ -50,6 +50,10 @@ def metrics_cmd(source, ref, names, num, extractor, weights, resolution, seed, a
                 whole = result["kid_subset_size"] >= min(result["num"], result["num_real"])
                 extra = f" ± {result['kid_std']:.4f}" + (" (each subset holds every image: use --num > 1000 "
                                                          "for a spread)" if whole else "")
+            if key == "fid" and min(result["num"], result["num_real"]) <= result.get("fid_dims", 0):
+                extra = (f" (from {min(result['num'], result['num_real'])} images in {result['fid_dims']}-dimensional "
+                         f"features: biased upward at this count, compare only FIDs of equal counts; KID is "
+                         f"unbiased)")
             click.echo(f"{name}: {result[key]:.4f}{extra}")
     click.echo(f"images: {result['num']} generated vs {result['num_real']} real ({result['ref']}), "
                f"{result['resolution']} px, resized {result['resize']}")

@@ -125,13 +125,15 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 def fid(real_feats: np.ndarray, gen_feats: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     """FID between real [N, d] and generated [M, d] features; `seed` is unused (FID is deterministic).
 
-    Returns {"fid", "num_real", "num_gen"}: FID depends on the sample counts, so they travel with it.
+    Returns {"fid", "num_real", "num_gen", "fid_dims"}: FID depends on the sample counts, so they travel
+    with it, and on how they compare with the feature dimensions (at or below them the covariances are
+    singular and FID reads high).
     """
     real, gen = check_features(real_feats, gen_feats, min_samples=2, metric="FID")
     mu_real, sigma_real = feature_stats(real)
     mu_gen, sigma_gen = feature_stats(gen)
     value = frechet_distance(mu_real, sigma_real, mu_gen, sigma_gen)
-    return {"fid": value, "num_real": len(real), "num_gen": len(gen)}
+    return {"fid": value, "num_real": len(real), "num_gen": len(gen), "fid_dims": real.shape[1]}
 
 
 def _sqrtm(m: np.ndarray) -> np.ndarray:
