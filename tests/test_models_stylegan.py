@@ -252,3 +252,31 @@ def test_transfer_across_resolutions_refuses_other_widths_and_the_same_resolutio
         wide.state_at_my_resolution(G8.state_dict())
     with pytest.raises(ValueError, match="same resolution"):
         _sized(8)[0].state_at_my_resolution(G8.state_dict())
+
+
+def test_generating_writes_into_the_convolutions_output_with_the_same_values(monkeypatch):
+    """Without autograd a synthesis layer's demodulation, bias, noise and activation reuse the
+    convolution's output buffer (no new full-size tensor per op); with autograd they may not, and both
+    give the same values bit for bit."""
+    from ganvas.nn.style import SynthesisLayer
+
+    torch.manual_seed(0)
+    layer = SynthesisLayer(8, 8, w_dim=4, resolution=8).eval()
+    with torch.no_grad():
+        layer.noise_strength.fill_(0.3)
+    x, w = torch.randn(2, 8, 8, 8), torch.randn(2, 4)
+    outputs = []
+    real_conv = F.conv2d
+
+    def spy(*args, **kwargs):
+        out = real_conv(*args, **kwargs)
+        outputs.append(out)
+        return out
+
+    monkeypatch.setattr(F, "conv2d", spy)
+    with torch.no_grad():
+        fast = layer(x, w)
+    assert fast.data_ptr() == outputs[-1].data_ptr()
+    slow = layer(x, w)
+    assert slow.requires_grad and slow.data_ptr() != outputs[-1].data_ptr()
+    assert torch.equal(fast, slow.detach())

@@ -9,6 +9,9 @@
   full speed with oneDNN on CPUs and cuDNN on GPUs, with no custom ops and no grouped convolutions.
 - Noise inputs are drawn from an explicit `torch.Generator` during training and are fixed buffers
   otherwise, so a seed always gives the same image.
+- Without autograd (generation) the demodulation, bias, noise and activation write into the convolution's
+  output instead of new tensors: the same values (bit for bit), 1.10x to 1.18x the images per second of
+  the 64 px preset on a 2-core CPU (six alternated pairs), as big fresh buffers cost page faults there.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class ModulatedConv2d(nn.Module):
         if self.demodulate:  # eq. 3: sigma_o = sqrt(sum_{i,k} (s_i w_oik)^2), per sample
             sigma_inv = torch.rsqrt(styles.float().square() @ weight.float().square().sum(dim=(2, 3)).T + 1e-8)
             sigma_inv = sigma_inv[:, :, None, None].to(x.dtype)  # [N, C_out, 1, 1]
+            if not torch.is_grad_enabled():  # generating: write into the convolution's fresh output
+                return x.mul_(sigma_inv) if shift is None else torch.addcmul(shift, x, sigma_inv, out=x)
             return x * sigma_inv if shift is None else torch.addcmul(shift, x, sigma_inv)  # [N, C_out, H', W']
         return x if shift is None else x + shift
 
@@ -140,7 +145,9 @@ class SynthesisLayer(nn.Module):
                 noise = self.noise_const.to(dtype)
             shift = noise * self.noise_strength.to(dtype) + shift  # [N|1, C, R, R]
         x = self.conv(x, w, in_gain, shift)  # demodulated conv + noise + bias, [N, C_out, R, R]
-        return F.leaky_relu(x, 0.2)  # (its sqrt(2) gain is applied by the next layer, see above)
+        # (its sqrt(2) gain is applied by the next layer, see above). Without autograd (generating, or G's
+        # pass in D's step) in place: x is this layer's own fresh tensor, and no new 30 MB buffer is faulted in.
+        return F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())
 
 
 class ToRGB(nn.Module):
