@@ -29,14 +29,13 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """Tr((S1 S2)^(1/2)) for positive semi-definite S1, S2, from the eigenvalues of the symmetric matrix
     S1^(1/2) S2 S1^(1/2), which has the same eigenvalues as S1 S2 and is PSD, so the trace is real by
     construction. Raises `GanvasError` when S1 or S2 is not PSD (beyond round-off)."""
-    roots = []
-    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
-        w, u = np.linalg.eigh((sigma + sigma.T) / 2)
+    w1, u1 = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    for name, w in (("sigma1", w1), ("sigma2", np.linalg.eigvalsh((sigma2 + sigma2.T) / 2))):
         if w.min() < -PSD_TOL * max(w.max(), 1e-300):
             raise GanvasError(f"frechet_distance: {name} is not a covariance matrix (eigenvalue {w.min():.3g}, "
                               f"largest {w.max():.3g}); compute it with feature_stats from one set of features")
-        roots.append((u * np.sqrt(np.clip(w, 0, None))) @ u.T)
-    lam = np.linalg.eigvalsh(roots[0] @ sigma2 @ roots[0])
+    root1 = (u1 * np.sqrt(np.clip(w1, 0, None))) @ u1.T  # S1^(1/2)
+    lam = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
     return float(np.sqrt(np.clip(lam, 0, None)).sum())
 
 
