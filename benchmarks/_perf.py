@@ -36,7 +36,18 @@ PRECISIONS = {  # setting -> (train.precision, train.channels_last)
     "fp32": ("fp32", True),
     "bf16": ("bf16", True),
     "fp16": ("fp16", True),  # autocast fp16 with loss scaling (a GradScaler per network)
+    "fp32-sysmalloc": ("fp32", True),  # fp32 with the system's malloc settings (GANVAS_MALLOC=system)
 }
+SYSMALLOC = "-sysmalloc"  # a setting with this suffix runs its child with GANVAS_MALLOC=system
+
+
+def process_setup() -> None:
+    """What the CLI does at start-up: glibc keeps freed memory for reuse (ganvas.utils.malloc.
+    reuse_freed_memory), unless GANVAS_MALLOC=system (a -sysmalloc setting's child). The parent does it too,
+    so the ceiling it measures is the kernels' best, not slowed by page faults."""
+    from ganvas.utils.malloc import reuse_freed_memory
+
+    reuse_freed_memory()
 
 
 def die(message: str, code: int = 2) -> None:
@@ -481,7 +492,10 @@ def run_child(script: Path, argv: list[str], setting: str, env: dict[str, str] |
     """Measure one setting in a fresh process; a failure becomes an `error` entry, not an exception."""
     cmd = [sys.executable, str(script), *argv, "--one-setting", setting, "--json"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    env = {**os.environ, **(env or {})}
+    if setting.endswith(SYSMALLOC):
+        env["GANVAS_MALLOC"] = "system"
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     took = f"{time.perf_counter() - t0:.0f} s"
     if proc.returncode == 0:
         try:

@@ -25,14 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _perf  # noqa: E402
 from _machine import machine  # noqa: E402
 
-SETTINGS = ("fp32", "bf16")
+SETTINGS = ("fp32", "bf16", "fp32-sysmalloc")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _perf.add_config_args(p, batch_help="images per generator call (default 64)")
     p.add_argument("--images", type=int, default=2048, help="seeds generated in the timed span")
-    _perf.add_report_args(p, "fp32", "comma list of fp32, bf16 (autocast around the generator)")
+    _perf.add_report_args(p, "fp32", "comma list of fp32, bf16 (autocast around the generator), fp32-sysmalloc "
+                          "(fp32 with the system's malloc settings, not the CLI's)")
     args = p.parse_args(argv)
     for s in args.precision.split(","):
         if s not in SETTINGS:
@@ -125,6 +126,7 @@ def print_table(report: dict) -> None:
 
 def main() -> None:
     args = parse_args()
+    _perf.process_setup()
     if args.one_setting:
         print(json.dumps(measure(args, args.one_setting)))
         return

@@ -28,7 +28,8 @@ import _perf  # noqa: E402
 from _machine import machine  # noqa: E402
 
 PRECISION_HELP = ("comma list of fp32-nchw (fp32, NCHW), fp32 (channels_last), bf16 (autocast, channels_last), "
-                  "fp16 (autocast with loss scaling, channels_last)")
+                  "fp16 (autocast with loss scaling, channels_last), fp32-sysmalloc (fp32 with the system's "
+                  "malloc settings, not the CLI's)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -173,6 +174,7 @@ def print_table(report: dict) -> None:
 
 def main() -> None:
     args = parse_args()
+    _perf.process_setup()
     if args.one_setting:
         import json
 

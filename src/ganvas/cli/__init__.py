@@ -7,6 +7,7 @@ import sys
 import click
 
 from ganvas.errors import GanvasError
+from ganvas.utils.malloc import reuse_freed_memory
 
 
 class _Group(click.Group):
@@ -40,6 +41,7 @@ def main() -> None:
       ganvas interpolate runs/emoji --seeds 1,7,3 --frames 60 --out walk.gif
       ganvas data inspect ~/art --json
     """
+    reuse_freed_memory()  # big CPU tensors reuse freed memory instead of page-faulting fresh mmaps
 
 
 def _register() -> None:
