@@ -6,7 +6,9 @@ Extracts features of the first --batches x --batch emoji (uint8, at --resolution
 to its own input size) for each precision, after one warm-up batch, and reports img/s. bf16 means
 `torch.autocast(dtype=torch.bfloat16)` around the fp32 extractor; its features are compared with the
 fp32 ones image by image (cosine similarity), and it is only fit for metrics if the minimum is > 0.999.
-Figures from one invocation are measured side by side and may be compared as ratios.
+Figures from one invocation are measured side by side and may be compared as ratios. Like the `ganvas`
+command, it keeps freed memory for reuse (`ganvas.utils.malloc`); GANVAS_MALLOC=system measures glibc's
+defaults instead.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def main() -> None:
     p.add_argument("--precision", default="fp32,bf16", help="comma list of fp32, bf16 (autocast)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
+    from ganvas.utils.malloc import reuse_freed_memory
+
+    malloc = "reuse" if reuse_freed_memory() else "system"  # as the CLI does (GANVAS_MALLOC=system: off)
 
     import numpy as np
 
@@ -75,13 +80,13 @@ def main() -> None:
 
     report = {"benchmark": "feature_throughput", "extractor": args.extractor, "label": fx.label,
               "dim": fx.dim, "resolution": args.resolution, "batch": args.batch, "images": len(images),
-              "build_sec": round(build_sec, 2), "machine": machine(), "results": results}
+              "build_sec": round(build_sec, 2), "malloc": malloc, "machine": machine(), "results": results}
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"machine: {report['machine']}")
     print(f"{args.extractor} ({fx.dim}-d), {len(images)} emoji at {args.resolution} px, batch {args.batch}; "
-          f"build {build_sec:.2f} s")
+          f"build {build_sec:.2f} s; malloc {malloc}")
     base = results[0]["img_per_sec"]
     print(f"{'precision':<12}{'img/s':>10}{'ratio':>8}{'cos min':>10}{'cos mean':>10}")
     for r in results:

@@ -80,6 +80,7 @@ def union_us(intervals: list[tuple[float, float]]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _perf.process_setup()
     _perf.check_cuda(args, needs_train_device=True)
     import torch
     from torch.autograd import DeviceType
