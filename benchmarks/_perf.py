@@ -41,13 +41,13 @@ PRECISIONS = {  # setting -> (train.precision, train.channels_last)
 SYSMALLOC = "-sysmalloc"  # a setting with this suffix runs its child with GANVAS_MALLOC=system
 
 
-def process_setup() -> None:
+def process_setup() -> str:
     """What the CLI does at start-up: glibc keeps freed memory for reuse (ganvas.utils.malloc.
     reuse_freed_memory), unless GANVAS_MALLOC=system (a -sysmalloc setting's child). The parent does it too,
-    so the ceiling it measures is the kernels' best, not slowed by page faults."""
+    so the ceiling it measures is the kernels' best, not slowed by page faults. Returns "reuse" or "system"."""
     from ganvas.utils.malloc import reuse_freed_memory
 
-    reuse_freed_memory()
+    return "reuse" if reuse_freed_memory() else "system"
 
 
 def die(message: str, code: int = 2) -> None:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _perf  # noqa: E402
 from _machine import machine  # noqa: E402
 
 COSINE_OK = 0.999
@@ -53,9 +54,7 @@ def main() -> None:
     p.add_argument("--precision", default="fp32,bf16", help="comma list of fp32, bf16 (autocast)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    from ganvas.utils.malloc import reuse_freed_memory
-
-    malloc = "reuse" if reuse_freed_memory() else "system"  # as the CLI does (GANVAS_MALLOC=system: off)
+    malloc = _perf.process_setup()  # as the CLI does (GANVAS_MALLOC=system: off)
 
     import numpy as np
 
