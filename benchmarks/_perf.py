@@ -187,6 +187,40 @@ def describe_model(cfg) -> dict[str, Any]:
     return out
 
 
+# Section: the training iteration, as the loop runs it.
+
+def training_iteration(args: argparse.Namespace):
+    """(config, setup, iteration(nimg), drain()) for benchmarks that time or inspect the real step, from the
+    config flags and --precision: G, D, optimizers and data built by `build_setup` exactly as `ganvas train`
+    builds them; an iteration is `n_critic` D steps from stream position nimg, one G step and the EMA update,
+    as the loop runs them. drain() empties the step log (the loop reads it every tick), so that repeated
+    iterations do not pile it up. Starts the process as the CLI does and refuses a missing GPU first."""
+    process_setup()
+    check_cuda(args, needs_train_device=True)
+    from ganvas.data.sources import load_data
+    from ganvas.train.ema import EmaUpdater
+    from ganvas.train.stats import StepLog
+    from ganvas.train.steps import build_setup, d_step, g_step
+    from ganvas.utils.dist import World
+
+    precision, channels_last = PRECISIONS[args.precision]
+    cfg = build_run_config(args, {"train.device": args.device},
+                           {"train.precision": precision, "train.channels_last": channels_last})
+    s = build_setup(cfg, load_data(cfg.data, progress=False), World())
+    ema, log = EmaUpdater(s.G_ema, s.G), StepLog()
+    batch, n_critic = cfg.train.batch, cfg.train.n_critic
+
+    def iteration(nimg: int) -> None:
+        s.D.requires_grad_(True)
+        for k in range(n_critic):
+            d_step(s, cfg, log, nimg + k * batch)
+        s.D.requires_grad_(False)
+        g_step(s, cfg, log, nimg)
+        ema(0.999)
+
+    return cfg, s, iteration, log.drain
+
+
 # Section: FLOP counting.
 
 class _GlobalOnly:

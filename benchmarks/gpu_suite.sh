@@ -17,7 +17,8 @@
 # also with model.resample=conv), 512 px batch 16;
 # dcgan 64 px batch 64) in fp32 and bf16, generation throughput (stylegan 256 px), a torch.profiler
 # breakdown of one iteration (stylegan 256 px at all three sizes and dcgan 64 px, bf16: GPU busy share,
-# kernels per iteration, top kernels), 2x resampling kernels at the paper256 shapes, dcgan 64 px bf16
+# kernels per iteration, top kernels), the paper256 step's kernels timed alone (kernel_bound.py), 2x
+# resampling kernels at the paper256 shapes, dcgan 64 px bf16
 # with CUDA graphs (compile mode reduce-overhead; CUDA only), then the training runs with
 # --set train.compile=true, goal sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing
 # step is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
@@ -71,6 +72,7 @@ if ((SMOKE)); then
   K64=0.03; K256=0.03; K512=0.03; KDC=0.03; BDC=8; WP=4; WPMAX=32
   LARGE=(--max-images 48)  # the 512 px step's folder-of-tiles data path, at a size a CPU smoke affords
   RESAMPLE=(--seconds 0.02)
+  BOUND=(--seconds 0.005 --step-seconds 0.1 --rounds 1)
   CEIL=(--ceiling-size 256 --ceiling-batch 2 --ceiling-seconds 0.02)
   SAMPLE=(--resolution 16 --batch 16 --images 64)
   DDP_KIMG=0.02
@@ -82,6 +84,7 @@ else
   K64=5; K256=2; K512=1; KDC=10; BDC=64; WP=64; WPMAX=512
   LARGE=()
   RESAMPLE=()
+  BOUND=(--seconds 0.05 --step-seconds 1.5)
   CEIL=()
   SAMPLE=(--resolution 256 --batch 64 --images 8192)
   DDP_KIMG=0.5
@@ -212,6 +215,12 @@ train_steps "" "$LIMIT" sg64-b32 sg64-b64 sg256-b64 sg256p-b64 sg256pc-b64 sg256
 train_steps "-reuse" "$LIMIT" sg256p-b64 dcgan64-b64 -- --set train.reuse_fakes=true
 run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
 profile_steps
+# The paper256 step's own matmuls and convolutions, each replayed alone: how much of the gap to the MFU goal is
+# the kernels at these shapes and how much the work around them.
+run_step bound-sg256p-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/kernel_bound.py --device "$DEVICE" --precision bf16 \
+  --preset auto --resolution "$R256" --batch "$B64" --width "$WP" --set model.max_width="$WPMAX" \
+  --set model.w_dim="$WPMAX" --set model.map_layers=8 "${CEIL[@]}" "${BOUND[@]}" \
+  --out "$WORK/bound-sg256p-b64-bf16.json"
 # 2x resampling as ganvas writes it (depthwise convolutions) against torch's interpolate and avg_pool2d.
 run_step resample-sg256p 0 "$LIMIT" 0 "$PY" benchmarks/resample_kernels.py --device "$DEVICE" --resolution "$R256" \
   --width "$WP" --max-width "$WPMAX" --batch "$B64" "${RESAMPLE[@]}" --out "$WORK/resample-sg256p.json"

@@ -80,36 +80,18 @@ def union_us(intervals: list[tuple[float, float]]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    _perf.process_setup()
-    _perf.check_cuda(args, needs_train_device=True)
     import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    from ganvas.data.sources import load_data
-    from ganvas.train.ema import EmaUpdater
-    from ganvas.train.stats import StepLog
-    from ganvas.train.steps import build_setup, d_step, g_step
-    from ganvas.utils.dist import World
-
-    precision, channels_last = _perf.PRECISIONS[args.precision]
-    cfg = _perf.build_run_config(args, {"train.device": args.device},
-                                 {"train.precision": precision, "train.channels_last": channels_last})
-    s = build_setup(cfg, load_data(cfg.data, progress=False), World())
-    ema, log = EmaUpdater(s.G_ema, s.G), StepLog()
+    cfg, s, step, drain = _perf.training_iteration(args)
     batch, n_critic = cfg.train.batch, cfg.train.n_critic
     nimg = 0
 
     def iteration() -> None:
         nonlocal nimg
-        start = nimg
-        s.D.requires_grad_(True)
-        for _ in range(n_critic):
-            d_step(s, cfg, log, nimg)
-            nimg += batch
-        s.D.requires_grad_(False)
-        g_step(s, cfg, log, start)
-        ema(0.999)
+        step(nimg)
+        nimg += n_critic * batch
 
     def sync() -> None:
         if args.device == "cuda":
@@ -117,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for _ in range(args.warmup):
         iteration()
-    log.drain()
+    drain()
     sync()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
     with profile(activities=activities) as prof:
@@ -126,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             iteration()
         sync()
         wall = (time.perf_counter() - t0) / args.iters
-    log.drain()
+    drain()
 
     rows: dict[str, list[float]] = {}
     if args.device == "cuda":

@@ -29,11 +29,11 @@ def test_demo_config_resumes_bit_identically_after_sigkill(tmp_path):
 
 
 def test_gpu_suite_smoke_runs_its_benchmarks_on_the_cpu(tmp_path):
-    """`benchmarks/gpu_suite.sh --smoke` on a few steps: the suite, a training-throughput run, a profile
-    and the resampling comparison run, merge into one JSON, and report sane figures."""
+    """`benchmarks/gpu_suite.sh --smoke` on a few steps: the suite, a training-throughput run, a profile,
+    the kernel bound and the resampling comparison run, merge into one JSON, and report sane figures."""
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "suite.json"
-    steps = "train-sg64-b32,profile-sg256-b64-bf16,resample-sg256p"
+    steps = "train-sg64-b32,profile-sg256-b64-bf16,resample-sg256p,bound-sg256p-b64-bf16"
     proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu_suite.sh"), "--smoke", "--only", steps,
                            "--results", str(out)], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHON": sys.executable})
@@ -48,6 +48,12 @@ def test_gpu_suite_smoke_runs_its_benchmarks_on_the_cpu(tmp_path):
     assert train["flops"]["flops_per_img"] > 0
     profile = ran["profile-sg256-b64-bf16"]["result"]
     assert profile["wall_ms_per_iter"] > 0 and abs(sum(profile["families_share"].values()) - 1) < 1e-3
+    bound = ran["bound-sg256p-b64-bf16"]["result"]
+    # the recorded kernel calls carry the model's FLOPs (R1 and plain iterations weighted as a run has them)
+    assert abs(bound["recorded_vs_counted"] - 1) < 0.01
+    assert [k["r1_steps"] for k in bound["iteration_kinds"]] == [1, 0]
+    assert abs(sum(k["share"] for k in bound["iteration_kinds"]) - 1) < 1e-6
+    assert bound["kernels_alone_ms_per_iter"] > 0 and bound["kernel_bound_gflops"] > 0 and bound["calls"]
     resample = ran["resample-sg256p"]["result"]
     worst = {}
     for row in resample["rows"]:
