@@ -4,6 +4,7 @@ import torch
 from ganvas.config import ModelConfig
 from ganvas.models import MODELS, DataInfo
 from ganvas.models.base import synthesize
+from ganvas.nn import conv_transpose_subpixel
 
 TINY = ModelConfig(z_dim=8, width=8, max_width=32, hidden=16, depth=2, d_norm="batch")
 
@@ -113,6 +114,47 @@ def test_dcgan_first_layer_as_a_matrix_product_is_the_transposed_convolution(g_n
     grads = torch.autograd.grad(out.square().sum(), list(G.parameters()))
     refs = torch.autograd.grad(ref.square().sum(), list(G.parameters()))
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, refs))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("in_ch, out_ch, size, bias", [(16, 3, 8, True), (8, 1, 5, False), (6, 4, 1, True)])
+def test_subpixel_form_is_the_transposed_convolution(channels_last, in_ch, out_ch, size, bias):
+    """A 4x4 stride-2 transposed convolution as a 2x2 convolution + pixel shuffle + crop: the same outputs and
+    gradients (input, weight, bias) as torch's, at even, odd and 1-pixel sizes, in either memory layout."""
+    torch.manual_seed(0)
+    layer = torch.nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=bias)
+    x = torch.randn(3, in_ch, size, size)
+    if channels_last:
+        layer, x = layer.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    ref, out = layer(x), conv_transpose_subpixel(x, layer)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    params = [x, layer.weight] + ([layer.bias] if bias else [])
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(out, params, g), torch.autograd.grad(ref, params, g)):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "fastgan"])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("d_norm", ["batch", "spectral"])
+def test_d_head_as_a_matrix_product_is_the_convolution(name, channels_last, d_norm):
+    """D's last 4x4 convolution runs as a matrix product: the same logits and gradients as the convolution,
+    with the class projection, in either layout, with spectral norm too."""
+    cfg = ModelConfig(z_dim=8, width=8, max_width=32, d_norm=d_norm)
+    _, D = MODELS.get(name).build(cfg, DataInfo("image", resolution=32, num_classes=3))
+    D.eval()  # fixed batch-norm statistics and spectral-norm vectors: two passes see the same weights
+    h = torch.randn(4, D.out.in_channels, 4, 4)
+    if channels_last:
+        D, h = D.to(memory_format=torch.channels_last), h.contiguous(memory_format=torch.channels_last)
+    c = torch.eye(3)[[0, 1, 2, 0]]
+    h.requires_grad_(True)
+    out = D.head_4x4(h, c)
+    ref = D.out(h).flatten() + (D.embed(c) * h.sum(dim=(2, 3))).sum(dim=1)
+    assert torch.allclose(out, ref, atol=1e-5)
+    params = [h] + [p for p in D.out.parameters()]
+    for a, b in zip(torch.autograd.grad(out.sum(), params), torch.autograd.grad(ref.sum(), params)):
+        assert torch.allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.parametrize("d_norm", ["batch", "layer", "spectral", "none"])

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ganvas.models.base import Discriminator, Generator
-from ganvas.nn import dcgan_init, norm_2d
+from ganvas.nn import conv_transpose_subpixel, dcgan_init, norm_2d
 
 
 def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
@@ -50,7 +50,12 @@ class DCGANGenerator(Generator):
             h = h + first.bias.to(h.dtype)[:, None, None]
         if w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
             h = h.contiguous(memory_format=torch.channels_last)  # the layout the model runs in
-        return self.net[1:](h)  # [N, C, R, R] in [-1, 1]
+        h = self.net[1:-2](h)
+        rgb = self.net[-2]
+        # The RGB layer on a CPU: the same sums as a 2x2 convolution + pixel shuffle, 2x as fast forward there.
+        # (On a GPU the small step is bound by kernel launches, which the extra ops would add to.)
+        h = conv_transpose_subpixel(h, rgb) if h.device.type == "cpu" and rgb.out_channels <= 4 else rgb(h)
+        return self.net[-1](h)  # tanh: [N, C, R, R] in [-1, 1]
 
 
 class DCGANDiscriminator(Discriminator):
