@@ -12,15 +12,15 @@
 #                    are recorded as skipped
 #
 # Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
-# tests, counts as passing), a 1-process torchrun training smoke, training throughput (stylegan at 64 px
+# tests, counts as passing), a 1-process torchrun training smoke, dcgan 64 px bf16 with CUDA graphs (compile
+# mode reduce-overhead; CUDA only; the launch-bound step's goal), training throughput (stylegan at 64 px
 # batch 32 and 64, 256 px batch 64 at the preset's and at StyleGAN2-ADA's paper256 widths (the latter
-# also with model.resample=conv), 512 px batch 16;
-# dcgan 64 px batch 64) in fp32 and bf16, generation throughput (stylegan 256 px), a torch.profiler
-# breakdown of one iteration (stylegan 256 px at all three sizes and dcgan 64 px, bf16: GPU busy share,
-# kernels per iteration, top kernels), the paper256 step's kernels timed alone (kernel_bound.py), 2x
-# resampling kernels at the paper256 shapes, dcgan 64 px bf16
-# with CUDA graphs (compile mode reduce-overhead; CUDA only), then the training runs with
-# --set train.compile=true, goal sizes first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing
+# also with model.resample=conv), 512 px batch 16; dcgan 64 px batch 64) in fp32 and bf16, generation
+# throughput (stylegan 256 px), a torch.profiler breakdown of one iteration (stylegan 256 px at all three
+# sizes and dcgan 64 px, bf16: GPU busy share, kernels per iteration, top kernels), the paper256 step's
+# kernels timed alone (kernel_bound.py), 2x resampling kernels at the paper256 shapes, the paper256 and
+# dcgan steps with train.reuse_fakes, then the training runs with --set train.compile=true, goal sizes
+# first (stylegan 256 px, stylegan 64 px batch 64, dcgan). A failing
 # step is recorded and the suite goes on; a config key this ganvas does not have is recorded as "rejected".
 # Steps that need CUDA are skipped, with a line saying so, when no GPU is present. Exit status 1 when a step
 # failed or ran out of time.
@@ -84,7 +84,7 @@ else
   K64=5; K256=2; K512=1; KDC=10; BDC=64; WP=64; WPMAX=512
   LARGE=()
   RESAMPLE=()
-  BOUND=(--seconds 0.05 --step-seconds 1.5)
+  BOUND=(--seconds 0.05 --step-seconds 1 --rounds 2)
   CEIL=()
   SAMPLE=(--resolution 256 --batch 64 --images 8192)
   DDP_KIMG=0.5
@@ -210,9 +210,12 @@ profile_steps() {
 run_step pytest-gpu 1 120 "0 5" "$PY" -m pytest -q -m gpu tests/
 run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 -m ganvas train --data emoji \
   --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
+if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
+  run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
+    --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
+    --set train.compile_mode=reduce-overhead --out "$WORK/train-dcgan64-b64-cudagraphs.json"
+fi
 train_steps "" "$LIMIT" sg64-b32 sg64-b64 sg256-b64 sg256p-b64 sg256pc-b64 sg256-b64-fp16 sg512-b16 dcgan64-b64
-# G trained on the D step's fakes (one G forward pass per iteration instead of two): 1.12x for DCGAN-64 on the CPU.
-train_steps "-reuse" "$LIMIT" sg256p-b64 dcgan64-b64 -- --set train.reuse_fakes=true
 run_step sample-sg256 0 "$LIMIT" 0 "${ST[@]}" --preset auto "${SAMPLE[@]}" --out "$WORK/sample-sg256.json"
 profile_steps
 # The paper256 step's own matmuls and convolutions, each replayed alone: how much of the gap to the MFU goal is
@@ -224,11 +227,8 @@ run_step bound-sg256p-b64-bf16 0 "$LIMIT" 0 "$PY" benchmarks/kernel_bound.py --d
 # 2x resampling as ganvas writes it (depthwise convolutions) against torch's interpolate and avg_pool2d.
 run_step resample-sg256p 0 "$LIMIT" 0 "$PY" benchmarks/resample_kernels.py --device "$DEVICE" --resolution "$R256" \
   --width "$WP" --max-width "$WPMAX" --batch "$B64" "${RESAMPLE[@]}" --out "$WORK/resample-sg256p.json"
-if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
-  run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
-    --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
-    --set train.compile_mode=reduce-overhead --out "$WORK/train-dcgan64-b64-cudagraphs.json"
-fi
+# G trained on the D step's fakes (one G forward pass per iteration instead of two): 1.12x for DCGAN-64 on the CPU.
+train_steps "-reuse" "$LIMIT" sg256p-b64 dcgan64-b64 -- --set train.reuse_fakes=true
 if ((SMOKE)); then  # compiling takes minutes on a CPU: one compiled step checks the path
   for name in train-sg64-b32 train-sg64-b64 train-sg256-b64 train-sg512-b16; do
     skip_step "$name-compile" "smoke: one compiled step checks the path"
