@@ -50,6 +50,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--target", type=float, default=1.8, help="img/s ratio the default setting should reach")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a ganvas config override for its runs (repeatable), e.g. train.reuse_fakes=true: one G "
+                        "forward pass per iteration shared by the D and G steps, as the textbook does")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=None, metavar="PATH", help="also write the JSON report to PATH")
     args = p.parse_args()
@@ -59,19 +62,22 @@ def main() -> None:
                          "--device", args.device, "--json"])
     ganvas = run_json([sys.executable, str(HERE / "train_throughput.py"), "--model", "dcgan", "--resolution", "64",
                        "--width", "64", "--z-dim", "100", "--batch", str(args.batch), "--kimg", str(args.kimg),
-                       "--precision", args.precision, "--device", args.device, "--json"])
+                       "--precision", args.precision, "--device", args.device, "--json"]
+                      + [a for item in args.sets for a in ("--set", item)])
     base = textbook["img_per_sec"]
     default = default_setting(args.device)
     rows = [{"setting": "textbook (fp32, NCHW)", "img_per_sec": base, "ratio": 1.0}]
     for r in ganvas["results"]:
-        row = {"setting": f"ganvas {r['precision']}", "img_per_sec": r.get("img_per_sec"),
+        extra = "".join(f" +{item}" for item in args.sets)
+        row = {"setting": f"ganvas {r['precision']}{extra}", "img_per_sec": r.get("img_per_sec"),
                "ratio": round(r["img_per_sec"] / base, 2) if "img_per_sec" in r else None,
                "default": r["precision"] == default}
         if "error" in r:
             row["error"] = r["error"]
         rows.append(row)
     chosen = next((r for r in rows if r.get("default") and r["ratio"] is not None), None)
-    report = {"benchmark": "compare_dcgan", "batch": args.batch, "device": args.device, "target_ratio": args.target,
+    report = {"benchmark": "compare_dcgan", "batch": args.batch, "device": args.device, "sets": args.sets,
+              "target_ratio": args.target,
               "default_setting": default, "meets_target": None if chosen is None else chosen["ratio"] >= args.target,
               "machine": machine(), "rows": rows, "textbook": textbook, "ganvas": ganvas}
     if args.out:
@@ -83,13 +89,14 @@ def main() -> None:
     print(f"machine: {report['machine']}")
     print(f"DCGAN-64 (width 64, z 100), batch {args.batch} on {args.device}; textbook {args.seconds:g} s window, "
           f"ganvas {args.kimg:g} kimg per setting")
-    print(f"{'setting':<26}{'img/s':>10}{'vs textbook':>13}")
+    width = max(26, *(len(r["setting"]) + 2 for r in rows))
+    print(f"{'setting':<{width}}{'img/s':>10}{'vs textbook':>13}")
     for r in rows:
         if "error" in r:
-            print(f"{r['setting']:<26} failed: {r['error']}")
+            print(f"{r['setting']:<{width}} failed: {r['error']}")
             continue
         mark = "  <- ganvas default here" if r.get("default") else ""
-        print(f"{r['setting']:<26}{r['img_per_sec']:>10.1f}{r['ratio']:>12.2f}x{mark}")
+        print(f"{r['setting']:<{width}}{r['img_per_sec']:>10.1f}{r['ratio']:>12.2f}x{mark}")
     if chosen is not None:
         verdict = "meets" if report["meets_target"] else "misses"
         print(f"default setting {default}: {chosen['ratio']:.2f}x the textbook, {verdict} the {args.target:g}x target")
