@@ -135,6 +135,11 @@ def test_subpixel_form_is_the_transposed_convolution(channels_last, in_ch, out_c
         assert torch.allclose(a, b, atol=1e-4)
 
 
+def test_subpixel_form_refuses_other_transposed_convolutions():
+    with pytest.raises(ValueError, match="4x4, stride-2"):
+        conv_transpose_subpixel(torch.randn(1, 4, 5, 5), torch.nn.ConvTranspose2d(4, 3, 3, 2, 1))
+
+
 @pytest.mark.parametrize("name", ["dcgan", "fastgan"])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("d_norm", ["batch", "spectral"])

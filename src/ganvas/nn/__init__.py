@@ -41,6 +41,10 @@ def conv_transpose_subpixel(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch
     it uses depends only on its row and column parity. With few output channels (an RGB layer) CPU kernels
     handle the 2x2 convolution to 4*O channels about twice as fast as the transposed one (forward).
     """
+    if (layer.kernel_size, layer.stride, layer.padding, layer.output_padding, layer.dilation, layer.groups) != \
+            ((4, 4), (2, 2), (1, 1), (0, 0), (1, 1), 1):
+        raise ValueError(f"conv_transpose_subpixel computes 4x4, stride-2, padding-1 transposed convolutions, "
+                         f"not {layer}")
     w = layer.weight  # [C, O, 4, 4]
     c, o = w.shape[:2]
     index = _SUBPIXEL_INDEX.to(w.device)
