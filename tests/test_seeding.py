@@ -48,6 +48,10 @@ def test_batches_cover_each_epoch_once_and_resume_anywhere():
     fresh = ImageBatches(_dataset(10), seed=1)
     assert torch.equal(fresh.indices(13, 9), stream[13:22])
     assert not torch.equal(ImageBatches(_dataset(10), seed=2).indices(0, 10), first)
+    # Stream position p is image perm_{p // N}[p % N], across epoch boundaries and windows longer than an epoch.
+    for start, n in ((3, 35), (20, 10), (9, 1), (0, 0)):
+        want = [b._perm(p // 10)[p % 10].item() for p in range(start, start + n)]
+        assert b.indices(start, n).tolist() == want
     img, labels = b.batch(0, 4)
     assert img.dtype == torch.float32 and img.min() >= -1 and img.max() <= 1 and labels is None
 

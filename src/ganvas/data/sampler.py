@@ -41,13 +41,13 @@ class ImageBatches:
     def indices(self, nimg: int, n: int) -> torch.Tensor:
         """Dataset indices of stream positions nimg .. nimg+n-1."""
         size = len(self.images)
-        pos = torch.arange(nimg, nimg + n)
-        epochs = pos // size
-        out = torch.empty(n, dtype=torch.long)
-        for e in torch.unique(epochs).tolist():
-            mask = epochs == e
-            out[mask] = self._perm(e)[pos[mask] % size]
-        return out
+        parts, pos, end = [], nimg, nimg + n
+        while pos < end:  # a slice of each epoch's permutation the window touches (one or two, usually)
+            epoch, offset = divmod(pos, size)
+            take = min(size - offset, end - pos)
+            parts.append(self._perm(epoch)[offset:offset + take])
+            pos += take
+        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)  # (a copy: the cache stays intact)
 
     def to(self, device: torch.device) -> "ImageBatches":
         """Keep the uint8 images on `device` (a GPU): batches are then gathered there, with no copies."""
