@@ -1,6 +1,7 @@
 """Multi-process training with torchrun (gloo on CPU): same global batch, same run, on any number of processes."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -76,6 +77,28 @@ def test_only_the_main_process_writes(two_process_run):
     lines = (two_process_run / "stats.jsonl").read_text().splitlines()
     kimgs = [line.split('"kimg": ')[1].split(",")[0] for line in lines]
     assert len(kimgs) == len(set(kimgs))  # one writer: no line twice
+
+
+def test_two_nodes_through_rendezvous_equal_two_processes_on_one(two_process_run, art, tmp_path):
+    """Multi-node as the README shows it: two torchrun agents (one process each, as two machines would run)
+    meet at a c10d rendezvous endpoint and write to a shared folder. Both nodes have LOCAL_RANK 0; only global
+    rank 0 writes, and the run is the one-node two-process run, bit for bit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "nodes"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d",
+           f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=ganvas-test", "-m", "ganvas", "train", "--data", str(art),
+           "--out", str(out), *BASE, "--batch-gpu", "8"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+             for _ in range(2)]
+    results = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [err[-2000:] for _, err in results]
+    assert sum("2 processes" in err for _, err in results) == 1  # one node (global rank 0) reports
+    assert (out / "generator.safetensors").read_bytes() == (two_process_run / "generator.safetensors").read_bytes()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == sorted(
+        p.name for p in (two_process_run / "checkpoints").iterdir())
 
 
 def test_killed_two_process_run_resumes_to_the_same_weights(two_process_run, art, tmp_path):
