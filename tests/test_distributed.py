@@ -17,10 +17,11 @@ BASE = [*TINY_TRAIN, "--kimg", "0.384", "--checkpoint-kimg", "0.128", "--set", "
         "--set", "model.d_norm=layer", "--set", "train.precision=fp32"]
 
 
-def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def torchrun(nproc: int, *args: str, env: dict | None = None, extra: list[str] | None = None
+             ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "ganvas", *args]
+           *(extra or []), "-m", "ganvas", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300)
 
 
@@ -109,6 +110,18 @@ def test_killed_two_process_run_resumes_to_the_same_weights(two_process_run, art
     resumed = torchrun(2, *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming" in resumed.stderr
+    assert (out / "generator.safetensors").read_bytes() == (two_process_run / "generator.safetensors").read_bytes()
+
+
+def test_torchrun_restart_resumes_from_the_last_checkpoint(two_process_run, art, tmp_path):
+    """A process killed mid-run (SIGKILL at 300 images, after the 256-image checkpoint): torchrun
+    --max-restarts relaunches the job, which resumes from that checkpoint and ends where an uninterrupted run
+    ends, bit for bit."""
+    out = tmp_path / "restarted"
+    proc = torchrun(2, "train", "--data", str(art), "--out", str(out), *BASE, "--batch-gpu", "8",
+                    env={"GANVAS_FAULT_KILL_AT_NIMG": "300"}, extra=["--max-restarts=1"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming" in proc.stderr
     assert (out / "generator.safetensors").read_bytes() == (two_process_run / "generator.safetensors").read_bytes()
 
 

@@ -267,8 +267,10 @@ def _describe(data, c_dim: int) -> str:
 
 def _fault_kill_at() -> tuple[int | None, signal.Signals]:
     """GANVAS_FAULT_KILL_AT_NIMG=N makes the process send itself SIGKILL (or GANVAS_FAULT_SIGNAL, e.g. INT)
-    once nimg >= N (tests only)."""
+    once nimg >= N (tests only); under torchrun only in its first attempt, so that a restart can finish."""
     value = os.environ.get("GANVAS_FAULT_KILL_AT_NIMG")
+    if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
+        value = None
     return (int(value) if value else None), signal.Signals[f"SIG{os.environ.get('GANVAS_FAULT_SIGNAL', 'KILL')}"]
 
 

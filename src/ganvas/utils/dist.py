@@ -43,10 +43,31 @@ def init_world(device_type: str) -> World:
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
         # A rank that dies makes the others fail at their next collective instead of waiting forever.
-        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
+        timeout = datetime.timedelta(minutes=10)
+        store = _attempt_store(size, timeout)
+        if store is None:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            dist.init_process_group(backend, store=store, rank=int(os.environ["RANK"]), world_size=size,
+                                    timeout=timeout)
         owns = True
     return World(rank=dist.get_rank(), size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", 0)),
                  owns_group=owns)
+
+
+def _attempt_store(size: int, timeout: datetime.timedelta):
+    """The store of torchrun's agent, with keys of this attempt only; None when torchrun hosts no store.
+
+    torchrun keeps one store across the attempts of a job (`--max-restarts`), and the processes of a restarted
+    attempt then read the addresses the previous attempt's processes left there: they connect to processes
+    that are gone and fail, or wait (in one of two restarts, measured on torch 2.13 with gloo). A prefix per
+    attempt (TORCHELASTIC_RESTART_COUNT) gives each attempt keys of its own.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
+        return None
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), size, is_master=False,
+                          timeout=timeout)
+    return dist.PrefixStore(f"ganvas/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def all_reduce_sum(t: torch.Tensor, world: World) -> torch.Tensor:
