@@ -73,15 +73,25 @@ def add_report_args(p: argparse.ArgumentParser, precision_default: str, precisio
     p.add_argument("--precision", default=precision_default, help=precision_help)
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="CUDA: dense bf16 peak for MFU; default from the GPU name (H200/H100 989, A100 312)")
-    p.add_argument("--ceiling-size", type=int, default=2048, help="matmul ceiling: N for N x N @ N x N")
-    p.add_argument("--ceiling-batch", type=int, default=64, help="conv ceiling: batch of [B, C, 32, 32]")
-    p.add_argument("--ceiling-seconds", type=float, default=0.5, help="time each ceiling kernel at least this long")
+    add_ceiling_args(p)
     p.add_argument("--flops-batch", type=int, default=None,
                    help="images in the FLOP-counting pass; default: the batch on CUDA, at most 8 on CPU "
                         "(matmul and conv FLOPs are linear in the batch, so FLOPs per image do not change)")
+    add_output_args(p)
+    p.add_argument("--one-setting", default=None, help=argparse.SUPPRESS)  # a child process: one setting
+
+
+def add_ceiling_args(p: argparse.ArgumentParser) -> None:
+    """The sizes of the ceiling kernels (`measure_ceiling`) and how long each is timed."""
+    p.add_argument("--ceiling-size", type=int, default=2048, help="matmul ceiling: N for N x N @ N x N")
+    p.add_argument("--ceiling-batch", type=int, default=64, help="conv ceiling: batch of [B, C, 32, 32]")
+    p.add_argument("--ceiling-seconds", type=float, default=0.5, help="time each ceiling kernel at least this long")
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """--json and --out, as `emit` reads them."""
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", default=None, metavar="PATH", help="also write the JSON report to PATH")
-    p.add_argument("--one-setting", default=None, help=argparse.SUPPRESS)  # a child process: one setting
 
 
 def config_argv(args: argparse.Namespace) -> list[str]:

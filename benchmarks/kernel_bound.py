@@ -45,11 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="time each kind of iteration, and its kernels alone, at least this long (over all rounds)")
     p.add_argument("--rounds", type=int, default=3, help="rounds of ceiling, step and kernels, side by side")
     p.add_argument("--top", type=int, default=12, help="rows in the table of calls")
-    p.add_argument("--ceiling-size", type=int, default=2048, help="matmul ceiling: N for N x N @ N x N")
-    p.add_argument("--ceiling-batch", type=int, default=64, help="conv ceiling: batch of [B, C, 32, 32]")
-    p.add_argument("--ceiling-seconds", type=float, default=0.5, help="time each ceiling kernel at least this long")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--out", default=None, metavar="PATH", help="also write the JSON report here")
+    _perf.add_ceiling_args(p)
+    _perf.add_output_args(p)
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.step_seconds <= 0 or args.rounds < 1:
         p.error("--seconds and --step-seconds must be positive, --rounds at least 1")

@@ -49,8 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5, help="iterations before profiling")
     p.add_argument("--iters", type=int, default=5, help="profiled iterations")
     p.add_argument("--top", type=int, default=15, help="rows in the top-kernels table")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--out", default=None, metavar="PATH", help="also write the JSON report here")
+    _perf.add_output_args(p)
     args = p.parse_args(argv)
     if args.warmup < 1 or args.iters < 1:
         p.error("--warmup and --iters must be at least 1")

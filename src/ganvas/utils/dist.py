@@ -60,7 +60,7 @@ def _attempt_store(size: int, timeout: datetime.timedelta):
 
     torchrun keeps one store across the attempts of a job (`--max-restarts`), and the processes of a restarted
     attempt then read the addresses the previous attempt's processes left there: they connect to processes
-    that are gone and fail, or wait (in one of two restarts, measured on torch 2.13 with gloo). A prefix per
+    that are gone and fail, or wait (in most restarts, measured on torch 2.13 with gloo). A prefix per
     attempt (TORCHELASTIC_RESTART_COUNT) gives each attempt keys of its own.
     """
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
