@@ -11,8 +11,8 @@ It reports, per iteration:
 - on CUDA, the GPU busy time (the union of all kernel intervals) and its share of the wall time: a low share
   means the step is bound by launches or the host, not by the GPU's arithmetic;
 - kernels launched per iteration;
-- the top kernels (CUDA) or operators (CPU) by self time, grouped into families (convolution, matmul,
-  element-wise, reductions, copies, optimizer, other).
+- the top kernels (CUDA) or operators (CPU) by self time, grouped into families (convolution, resampling,
+  matmul, element-wise, reductions, copies, optimizer, other).
 
 One process, one setting; figures are for reading where time goes, not for quoting throughput
 (`train_throughput.py` measures that on the full loop). The profiler slows the host, so for a host-bound
@@ -33,6 +33,7 @@ from _machine import machine  # noqa: E402
 
 FAMILIES = (  # first match wins; kernel names (CUDA) and aten op names (CPU)
     ("convolution", r"conv|cudnn|implicit_gemm|wgrad|dgrad|fprop|xmma|sm\d+_.*nhwc|winograd"),
+    ("resampling", r"upsample|interpolate|avg_pool|grid_sampler|pixel_(un)?shuffle"),  # ("bilinear" is no matmul)
     ("matmul", r"gemm|matmul|addmm|\bmm\b|bmm|cublas|cutlass|linear"),
     ("optimizer", r"adam|foreach|multi_tensor|lerp"),
     ("copy / layout", r"copy|memcpy|memset|contiguous|transpose|permute|cat|fill|to_copy|nchwToNhwc|nhwcToNchw"),

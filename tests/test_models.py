@@ -114,6 +114,32 @@ def test_dcgan_first_layer_as_a_matrix_product_is_the_transposed_convolution(g_n
     grads = torch.autograd.grad(out.square().sum(), list(G.parameters()))
     refs = torch.autograd.grad(ref.square().sum(), list(G.parameters()))
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, refs))
+    # Neither the weight nor the product is copied to change its layout (the reshape of a channels_last
+    # weight used to copy it in every pass), and the product comes out in the model's layout.
+    w = G.net[0].weight
+    copies, first_out = _copies_in(lambda: G(z, c)), []
+    G.net[1].register_forward_hook(lambda m, i, o: first_out.append(i[0]))
+    G(z, c)
+    assert [s for s in copies if s in (tuple(w.shape), (len(z), w.shape[1], 4, 4))] == []
+    assert first_out[0].is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def _copies_in(fn):
+    """The shapes of the tensors that `fn` copies (clone, copy_, layout-changing to/contiguous)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    ops = (torch.ops.aten.clone.default, torch.ops.aten.copy_.default, torch.ops.aten._to_copy.default)
+    seen = []
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in ops:
+                seen.append(tuple(args[0].shape))
+            return func(*args, **(kwargs or {}))
+
+    with Spy():
+        fn()
+    return seen
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

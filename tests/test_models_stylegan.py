@@ -280,3 +280,65 @@ def test_generating_writes_into_the_convolutions_output_with_the_same_values(mon
     slow = layer(x, w)
     assert slow.requires_grad and slow.data_ptr() != outputs[-1].data_ptr()
     assert torch.equal(fast, slow.detach())
+
+
+def test_synthesis_layer_adds_noise_and_bias_after_demodulation_with_the_same_values_and_gradients():
+    """noise * strength and the bias are added to the demodulated convolution without forming their
+    full-size sum, and the activation works in place: values and every gradient equal the plain formula."""
+    from ganvas.nn.style import SynthesisLayer
+
+    torch.manual_seed(0)
+    layer = SynthesisLayer(6, 5, w_dim=4, resolution=8, up=True).train()
+    with torch.no_grad():
+        layer.noise_strength.fill_(0.3)
+        layer.bias.copy_(torch.randn(5))
+    x, w = torch.randn(3, 6, 4, 4), torch.randn(3, 4)
+    got = layer(x, w, torch.Generator().manual_seed(7), in_gain=1.5)
+    got.square().sum().backward()
+    grads = {k: p.grad.clone() for k, p in layer.named_parameters()}
+    layer.zero_grad()
+
+    conv = layer.conv
+    noise = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(7))
+    demod = conv(x, w, 1.5)  # the modulated, demodulated convolution alone
+    want = F.leaky_relu(demod + noise * layer.noise_strength + layer.bias[None, :, None, None], 0.2)
+    want.square().sum().backward()
+    torch.testing.assert_close(got, want)
+    for k, p in layer.named_parameters():
+        torch.testing.assert_close(grads[k], p.grad, msg=k)
+
+
+def _conv_layouts(fn):
+    """(shape, channels_last?) of the input and of the gradient of every convolution that `fn` runs, forward
+    and backward."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seen = []
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default):
+                seen.append(args[0])  # the input, or the output's gradient
+            return func(*args, **(kwargs or {}))
+
+    with Spy():
+        fn()
+    return [(tuple(t.shape), t.is_contiguous(memory_format=torch.channels_last)) for t in seen]
+
+
+def test_a_channels_last_model_trains_channels_last_all_the_way():
+    """With the model in channels_last, every convolution of G's and D's training passes (forward and
+    backward) gets channels_last tensors. A full-size NCHW addend once turned each synthesis layer's output
+    back into NCHW, so G's convolutions reordered their inputs and a GPU ran torch's generic bilinear
+    kernel. Exempt: 4x4 maps (G's constant input, D's minibatch-stddev concatenation)."""
+    G, D = _build(resolution=16)
+    G, D = G.to(memory_format=torch.channels_last).train(), D.to(memory_format=torch.channels_last)
+    G.noise_gen = torch.Generator().manual_seed(0)
+
+    def step():
+        img = G(_z(4), mix=None)
+        D(img).sum().backward()
+
+    layouts = [(shape, cl) for shape, cl in _conv_layouts(step) if shape[2] * shape[3] > 16]
+    assert len(layouts) > 10
+    assert [shape for shape, cl in layouts if not cl] == []

@@ -10,14 +10,18 @@
   convolution's padding of 3);
 - `Downsample2x`, 2x2 average pooling: a stride-2 convolution with a 2x2 kernel of 1/4s.
 
-Both give the same values to float rounding. Why "conv" exists: on an H200, torch's bilinear kernel (fp32
-under autocast, generic layout) and the average-pool backward took 26% and 15% of a 256 px training step,
-the convolutions 13%. Whether the convolution kernels do better there is for the GPU suite's
-`resample-sg256p` step and a `--set model.resample=conv` training run to show; until measured, "torch"
-stays the default. On a 2-core CPU in fp32 at the 64 px preset's shapes (`benchmarks/resample_kernels.py
---dtype fp32`; `benchmarks/results/2026-11-30-cpu2-resample-kernels-fp32.json`), forward plus backward
-of "conv" took 0.56x the time of `F.interpolate` and 0.19x of `F.avg_pool2d`, but a whole training step
-spends only about 3% there and ran at the same speed (27.6 img/s against 27.5-27.8, alternated).
+Both give the same values to float rounding. Why "conv" exists: on an H200, torch's bilinear kernel and the
+average-pool backward took 26% and 15% of a 256 px bf16 training step, the convolutions 13%. Part of the
+first was G's own doing, since fixed: its feature maps reached the upsampler in NCHW during training (see
+`ganvas.nn.style.ModulatedConv2d`), and torch's CUDA kernel for NCHW input runs one thread per output pixel
+over every sample and channel; channels_last input (16 channels or more) gets a kernel with a thread per
+value. CUDA autocast still runs the upsampling in fp32 (two full-size casts), which "conv" avoids. Whether
+the convolution kernels do better there is for the GPU suite's `resample-sg256p` step and a
+`--set model.resample=conv` training run to show; until measured, "torch" stays the default. On a 2-core
+CPU in fp32 at the 64 px preset's shapes (`benchmarks/resample_kernels.py --dtype fp32`;
+`benchmarks/results/2026-11-30-cpu2-resample-kernels-fp32.json`), forward plus backward of "conv" took
+0.56x the time of `F.interpolate` and 0.19x of `F.avg_pool2d`, but a whole training step spends only
+about 3% there and ran at the same speed (27.6 img/s against 27.5-27.8, alternated).
 
 G's RGB skip image always uses `F.interpolate` in float32: a convolution there could run in TF32 on a GPU.
 The convolution kernels are non-persistent buffers: they follow the module to its device and memory
