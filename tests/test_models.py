@@ -221,3 +221,70 @@ def test_fastgan_reconstruction_and_excitation():
         D.reconstruction_loss(x).mean().backward()
         opt.step()
     assert D.reconstruction_loss(x).mean().item() < 0.7 * before
+
+
+def _nchw_feature_maps(fn):
+    """(op, shape) of every NCHW tensor that `fn` makes, forward and backward, of more than 12 channels (not an
+    RGB-sized tensor) and more than 4x4 pixels."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seen = []
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else [out]:
+                if isinstance(t, torch.Tensor) and t.ndim == 4 and t.shape[1] > 12 and t.shape[2] * t.shape[3] > 16 \
+                        and t.is_contiguous() and not t.is_contiguous(memory_format=torch.channels_last):
+                    seen.append((func.overloadpacket.__name__, tuple(t.shape)))
+            return out
+
+    with Spy():
+        fn()
+    return seen
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if MODELS.get(n).kind == "image"])
+def test_a_channels_last_model_trains_channels_last_all_the_way(name):
+    """With the model in channels_last (train.channels_last, the default), G's and D's training passes,
+    forward and backward, make no NCHW feature map, so no op mixes layouts or reorders on the way. Two slips
+    this catches: the style-based G once added a full-size NCHW noise+bias tensor to each layer's output,
+    which made every later op NCHW (and a GPU ran torch's slow NCHW upsampling); torch's GLU backward returns
+    NCHW gradients (FastGAN uses its own GLU). Exempt: maps of 4x4 or less (the style-based G's constant
+    input, the minibatch-stddev concatenation) and RGB-sized tensors (12 channels or fewer)."""
+    cfg = ModelConfig(z_dim=8, width=16, max_width=64, w_dim=16, map_layers=2)  # channels above RGB sizes
+    G, D = MODELS.get(name).build(cfg, DataInfo("image", resolution=32))
+    G, D = G.to(memory_format=torch.channels_last).train(), D.to(memory_format=torch.channels_last).train()
+    if hasattr(G, "noise_gen"):
+        G.noise_gen = torch.Generator().manual_seed(0)
+    z, _ = _inputs(G)
+
+    def step():
+        img = G(z)
+        loss = D(img).sum()
+        if getattr(D, "reconstructs", False):
+            loss = loss + D.reconstruction_loss(img).sum()
+        loss.backward()
+
+    assert _nchw_feature_maps(step) == []
+    G, D = G.to(memory_format=torch.contiguous_format), D.to(memory_format=torch.contiguous_format)
+    assert len(_nchw_feature_maps(step)) > 10  # (it sees them)
+
+
+def test_glu_is_torchs_glu_with_a_channels_last_gradient():
+    """ganvas.nn.glu: F.glu's values and gradients (first and second order, float64), an odd channel count
+    refused, and the gradient of a channels_last input comes back channels_last."""
+    from ganvas.nn import glu
+
+    x = torch.randn(2, 6, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    torch.testing.assert_close(glu(x), torch.nn.functional.glu(x, dim=1))
+    assert torch.autograd.gradcheck(glu, (x,)) and torch.autograd.gradgradcheck(glu, (x,))
+    g = torch.randn(2, 3, 3, 5, dtype=torch.float64)
+    (mine,) = torch.autograd.grad(glu(x), x, g)
+    (theirs,) = torch.autograd.grad(torch.nn.functional.glu(x, dim=1), x, g)
+    torch.testing.assert_close(mine, theirs)
+    cl = torch.randn(2, 32, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    (grad,) = torch.autograd.grad(glu(cl).square().sum(), cl)
+    assert grad.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="even number of channels"):
+        glu(torch.randn(1, 3, 2, 2))

@@ -307,38 +307,3 @@ def test_synthesis_layer_adds_noise_and_bias_after_demodulation_with_the_same_va
     for k, p in layer.named_parameters():
         torch.testing.assert_close(grads[k], p.grad, msg=k)
 
-
-def _conv_layouts(fn):
-    """(shape, channels_last?) of the input and of the gradient of every convolution that `fn` runs, forward
-    and backward."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    seen = []
-
-    class Spy(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func in (torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default):
-                seen.append(args[0])  # the input, or the output's gradient
-            return func(*args, **(kwargs or {}))
-
-    with Spy():
-        fn()
-    return [(tuple(t.shape), t.is_contiguous(memory_format=torch.channels_last)) for t in seen]
-
-
-def test_a_channels_last_model_trains_channels_last_all_the_way():
-    """With the model in channels_last, every convolution of G's and D's training passes (forward and
-    backward) gets channels_last tensors. A full-size NCHW addend once turned each synthesis layer's output
-    back into NCHW, so G's convolutions reordered their inputs and a GPU ran torch's generic bilinear
-    kernel. Exempt: 4x4 maps (G's constant input, D's minibatch-stddev concatenation)."""
-    G, D = _build(resolution=16)
-    G, D = G.to(memory_format=torch.channels_last).train(), D.to(memory_format=torch.channels_last)
-    G.noise_gen = torch.Generator().manual_seed(0)
-
-    def step():
-        img = G(_z(4), mix=None)
-        D(img).sum().backward()
-
-    layouts = [(shape, cl) for shape, cl in _conv_layouts(step) if shape[2] * shape[3] > 16]
-    assert len(layouts) > 10
-    assert [shape for shape, cl in layouts if not cl] == []

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvas.models.base import Discriminator, Generator
+from ganvas.nn import GLU, glu
 
 
 def _channels(resolution: int, width: int, max_width: int, r: int) -> int:
@@ -43,7 +44,7 @@ class _GLUConv(nn.Module):
             noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], generator=noise_gen,
                                 device=noise_gen.device).to(x, non_blocking=True)
             x = x + self.noise_strength * noise
-        return F.glu(self.norm(x), dim=1)
+        return glu(self.norm(x))
 
 
 class _UpBlock(nn.Module):
@@ -86,7 +87,7 @@ class FastGANGenerator(Generator):
         self.z_dim, self.c_dim, self.out_shape = z_dim, c_dim, (channels, resolution, resolution)
         ch = lambda r: _channels(resolution, width, max_width, r)  # noqa: E731
         self.init = nn.Sequential(nn.ConvTranspose2d(z_dim + c_dim, 2 * ch(4), 4, 1, 0, bias=False),
-                                  nn.BatchNorm2d(2 * ch(4)), nn.GLU(dim=1))  # [N, ch(4), 4, 4]
+                                  nn.BatchNorm2d(2 * ch(4)), GLU())  # [N, ch(4), 4, 4]
         self.resolutions = [2 ** i for i in range(3, int(math.log2(resolution)) + 1)]
         self.ups = nn.ModuleDict({str(r): _UpBlock(ch(r // 2), ch(r)) for r in self.resolutions})
         self.pairs = _sle_pairs(resolution)
@@ -149,7 +150,7 @@ class FastGANDiscriminator(Discriminator):
         while r < self.recon_size:
             c_out = max(8, c_in // 2)
             dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, 2 * c_out, 3, 1, 1, bias=False),
-                    nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1)]
+                    nn.BatchNorm2d(2 * c_out), GLU()]
             r, c_in = 2 * r, c_out
         dec += [nn.Conv2d(c_in, channels, 3, 1, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)
@@ -169,4 +170,4 @@ class FastGANDiscriminator(Discriminator):
         recon = self.decoder(self.to_8(self.from_rgb(real_img)))  # [N, C, S, S]
         target = F.interpolate(real_img.detach().float(), size=self.recon_size, mode="area") \
             if real_img.shape[-1] != self.recon_size else real_img.detach().float()
-        return (recon.float() - target).square().flatten(1).mean(dim=1)
+        return (recon.float() - target).square().mean(dim=(1, 2, 3))  # (no flatten: it would copy to NCHW)
