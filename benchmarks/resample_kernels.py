@@ -15,8 +15,9 @@ script times, at the shapes of one G and one D of the given sizes, forward plus 
   the [1, 3, 3, 1] / 4 kernel on a replicate-padded input), `lerp` (separable: neighbours by
   concatenation, blended, interleaved);
 - average pooling 2x2, D's feature maps (model dtype, channels_last):
-  `avg_pool2d`, `reshape-mean` (a view as 2x2 blocks, then a mean), `strided-sum` (the four strided
-  sub-grids summed), `conv-stride2` (`ganvas.nn.resample.Downsample2x`: a depthwise 2x2 convolution of
+  `avg_pool2d`, `avg_pool2d-nearest-bwd` (model.resample=torch: avg_pool2d with ganvas's backward, a
+  nearest 2x upsampling of grad / 4), `reshape-mean` (a view as 2x2 blocks, then a mean), `strided-sum`
+  (the four strided sub-grids summed), `conv-stride2` (`ganvas.nn.resample.Downsample2x`: a depthwise 2x2 convolution of
   1/4s, stride 2).
 
 Each variant's largest difference from the first one is printed with its time, so that a faster variant
@@ -76,7 +77,7 @@ def upsample_variants(torch, F, autocast_dtype, conv_module) -> dict[str, Callab
             "convT": conv_module, "lerp": lerp}
 
 
-def pool_variants(torch, F, conv_module) -> dict[str, Callable]:
+def pool_variants(torch, F, conv_module, ganvas_pool) -> dict[str, Callable]:
     def reshape_mean(x):
         n, c, h, w = x.shape
         return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(dim=(3, 5))
@@ -84,8 +85,8 @@ def pool_variants(torch, F, conv_module) -> dict[str, Callable]:
     def strided_sum(x):
         return (x[:, :, 0::2, 0::2] + x[:, :, 1::2, 0::2] + x[:, :, 0::2, 1::2] + x[:, :, 1::2, 1::2]) * 0.25
 
-    return {"avg_pool2d": lambda x: F.avg_pool2d(x, 2), "reshape-mean": reshape_mean,
-            "strided-sum": strided_sum, "conv-stride2": conv_module}
+    return {"avg_pool2d": lambda x: F.avg_pool2d(x, 2), "avg_pool2d-nearest-bwd": ganvas_pool,
+            "reshape-mean": reshape_mean, "strided-sum": strided_sum, "conv-stride2": conv_module}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from ganvas.nn.resample import Downsample2x, Upsample2x
+    from ganvas.nn.resample import Downsample2x, Upsample2x, downsampler
 
     if args.device == "cuda" and not torch.cuda.is_available():
         _perf.die("--device cuda, but torch sees no CUDA device")
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return torch.randn(shape, generator=gen).to(dev, dt).contiguous(memory_format=cl)
 
     cases = []  # (op, what, shape, dtype, variants)
-    ups, pools = upsample_variants(torch, F, dtype, Upsample2x), pool_variants(torch, F, Downsample2x)
+    ups, pools = upsample_variants(torch, F, dtype, Upsample2x), pool_variants(torch, F, Downsample2x,
+                                                                                downsampler(1, "torch"))
     r = 8
     while r <= R:
         cases.append(("upsample", "G features", (args.batch, ch(r // 2), r // 2, r // 2), dtype, ups))

@@ -250,8 +250,11 @@ def test_a_channels_last_model_trains_channels_last_all_the_way(name):
     forward and backward, make no NCHW feature map, so no op mixes layouts or reorders on the way. Two slips
     this catches: the style-based G once added a full-size NCHW noise+bias tensor to each layer's output,
     which made every later op NCHW (and a GPU ran torch's slow NCHW upsampling); torch's GLU backward returns
-    NCHW gradients (FastGAN uses its own GLU). Exempt: maps of 4x4 or less (the style-based G's constant
-    input, the minibatch-stddev concatenation) and RGB-sized tensors (12 channels or fewer)."""
+    NCHW gradients (FastGAN uses its own GLU); the second derivative of torch's average pooling (R1 through
+    the style-based D) starts from NCHW zeros (ganvas pools with its own backward). Exempt: maps of 4x4 or
+    less (the style-based G's constant input, the minibatch-stddev concatenation), RGB-sized tensors (12
+    channels or fewer), and R1 through batch norm (its second derivative is torch's; R1 is off by default
+    for the batch-norm models)."""
     cfg = ModelConfig(z_dim=8, width=16, max_width=64, w_dim=16, map_layers=2)  # channels above RGB sizes
     G, D = MODELS.get(name).build(cfg, DataInfo("image", resolution=32))
     G, D = G.to(memory_format=torch.channels_last).train(), D.to(memory_format=torch.channels_last).train()
@@ -259,11 +262,16 @@ def test_a_channels_last_model_trains_channels_last_all_the_way(name):
         G.noise_gen = torch.Generator().manual_seed(0)
     z, _ = _inputs(G)
 
+    real = torch.randn(4, 3, 32, 32).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+
     def step():
         img = G(z)
         loss = D(img).sum()
         if getattr(D, "reconstructs", False):
             loss = loss + D.reconstruction_loss(img).sum()
+        if not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules()):
+            (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)  # R1's double backward
+            loss = loss + grad.square().sum()
         loss.backward()
 
     assert _nchw_feature_maps(step) == []

@@ -1,5 +1,5 @@
-"""2x resampling as depthwise convolutions: the same function as torch's bilinear upsampling and average
-pooling, gradients included."""
+"""2x resampling as depthwise convolutions, and ganvas's average pooling: the same function as torch's
+bilinear upsampling and average pooling, gradients included."""
 
 import pytest
 import torch
@@ -107,3 +107,31 @@ def test_state_buffers_leave_out_the_constant_kernels():
         assert constant and not kept & constant
         assert kept | constant == {id(b) for b in net.buffers()}
     assert any(b is G.mapping.w_avg for b in state_buffers(G))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 4), (1, 5, 7, 8)])
+def test_torch_pooling_is_avg_pool2d_at_every_order(shape):
+    """model.resample=torch pools with F.avg_pool2d and its own backward (grad / 4, upsampled): the same values
+    and gradients bit for bit, a right second derivative, odd sizes as avg_pool2d has them."""
+    from ganvas.nn.resample import downsampler
+
+    pool = downsampler(shape[1], "torch")
+    x = _x(*shape).requires_grad_()
+    ours, ref = pool(x), F.avg_pool2d(x, 2)
+    assert torch.equal(ours, ref)
+    g = _x(*ours.shape, seed=1)
+    assert torch.equal(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0])
+    assert torch.autograd.gradgradcheck(pool, (x,))
+
+
+def test_torch_pooling_gradient_keeps_layout_and_dtype_under_autocast():
+    from ganvas.nn.resample import downsampler
+
+    pool = downsampler(16, "torch")
+    x = _x(2, 16, 8, 8, dtype=torch.float32).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (grad,) = torch.autograd.grad(pool(x).float().square().sum(), x, create_graph=True)
+    assert grad.dtype == torch.bfloat16 and grad.is_contiguous(memory_format=torch.channels_last)
+    (ref,) = torch.autograd.grad(F.avg_pool2d(x, 2).float().square().sum(), x)
+    assert torch.equal(grad, ref)

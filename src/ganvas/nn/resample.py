@@ -1,7 +1,7 @@
 """2x resampling for the style-based networks: torch's ops, or the same function as depthwise convolutions.
 
 `model.resample` picks one for G's upsampling convolutions and D's pooling: "torch" (the default) uses
-`F.interpolate` and `F.avg_pool2d`; "conv" uses
+`F.interpolate` and `F.avg_pool2d` (with its own backward, see `_AvgPool2xFunction`); "conv" uses
 
 - `Upsample2x`, bilinear upsampling by 2 with align_corners=False: each output pixel is 3/4 of its nearest
   input pixel plus 1/4 of the next one in each direction, edges clamped. That is a transposed convolution,
@@ -67,9 +67,29 @@ class _Interpolate2x(nn.Module):
         return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
+class _AvgPool2xFunction(torch.autograd.Function):
+    """F.avg_pool2d(x, 2) for even sizes, whose backward is a nearest-neighbour 2x upsampling of grad / 4: the
+    same values, in grad's memory layout at every order. torch's own backward is right too, but its
+    derivative (the second order that R1 takes through D) starts from an NCHW tensor of zeros, which turned
+    every later gradient of a channels_last D into NCHW, convolutions included."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # In grad's dtype even under autocast (R1's first backward runs inside it, and CUDA autocast would run
+        # the upsampling in fp32): a copy of grad / 4, exact in any dtype.
+        with torch.autocast(grad.device.type, enabled=False):
+            return F.interpolate(grad * 0.25, scale_factor=2, mode="nearest")
+
+
 class _AvgPool2x(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x, 2)
+        if x.shape[-1] % 2 or x.shape[-2] % 2:  # (pooling drops the odd row or column)
+            return F.avg_pool2d(x, 2)
+        return _AvgPool2xFunction.apply(x)
 
 
 def upsampler(channels: int, kind: str = "torch") -> nn.Module:
