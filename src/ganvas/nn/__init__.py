@@ -59,9 +59,9 @@ def conv_transpose_subpixel(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch
 
 class _GLU(torch.autograd.Function):
     """The gated linear unit over channels, a * sigmoid(b) for x = [a, b], with a backward that keeps x's
-    memory layout: torch's own GLU backward returns NCHW gradients for channels_last inputs, which the
-    convolution before it then reorders. The backward is made of differentiable ops on the saved input, so
-    a double backward (R1 through D) is exact."""
+    memory layout: torch's own GLU backward returns NCHW gradients for channels_last inputs, which the batch
+    norm and convolution before it then took in their slow mixed-layout paths. The backward is made of
+    differentiable ops on the saved input, so a double backward (R1 through D) is exact."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
