@@ -36,6 +36,7 @@ def two_process_run(tmp_path_factory, art):
     proc = torchrun(2, "train", "--data", str(art), "--out", str(out), *BASE, "--batch-gpu", "8")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 processes" in proc.stderr
+    assert proc.stdout.count("generator: ") == 1  # only the first process says where the outputs are
     return out
 
 
@@ -128,8 +129,10 @@ def test_torchrun_restart_resumes_from_the_last_checkpoint(two_process_run, art,
 def test_a_batch_that_does_not_split_is_refused(art, tmp_path):
     proc = torchrun(2, "train", "--data", str(art), "--out", str(tmp_path / "x"), *BASE, "--batch", "15")
     assert proc.returncode != 0 and "must divide evenly over the 2 processes" in proc.stderr
+    assert "use a multiple of 2, e.g. --batch 14 or 16" in proc.stderr
     one = run_cli("train", "--data", str(art), "--out", str(tmp_path / "y"), *BASE, "--batch-gpu", "5")
     assert one.returncode == 2 and "--batch-gpu 5 must divide" in one.stderr
+    assert "use one of 1, 2, 4, 8, 16" in one.stderr
 
 
 @pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="this machine has the GPUs")

@@ -65,3 +65,18 @@ def test_compiled_step_within_tolerance_of_eager(model):
     got = _step(G, D, "fp32", True, compile=True)
     for r, g in zip(ref, got):
         assert abs(r - g) <= 1e-4 * max(1.0, abs(r)), (ref, got)
+
+
+def test_an_emulated_precision_on_a_cpu_is_named(monkeypatch):
+    """bf16 without AVX512-BF16/AMX and fp16 on any CPU run many times slower than fp32: say so, and only then."""
+    from ganvas.utils import device as dev
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(dev, "cpu_has_fast_bf16", lambda: False)
+    assert "no bf16 instructions" in dev.slow_precision_note("bf16", cpu)
+    assert "fp16 is meant for GPUs" in dev.slow_precision_note("fp16", cpu)
+    assert dev.slow_precision_note("fp32", cpu) is None
+    assert dev.slow_precision_note("bf16", cuda) is None and dev.slow_precision_note("fp16", cuda) is None
+    monkeypatch.setattr(dev, "cpu_has_fast_bf16", lambda: True)
+    assert dev.slow_precision_note("bf16", cpu) is None
+    assert dev.slow_precision_note("fp16", cpu) is not None

@@ -32,6 +32,7 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
 
     _check_folder_out(out)
     handle = load(run_dir, precision=precision)
+    _warn_if_emulated(handle)
     if dry_run:
         handle.check_truncation(trunc)
         handle.class_vector(seeds[:1], class_name)  # validates the class
@@ -48,6 +49,16 @@ def generate_cmd(run_dir, seeds, out, trunc, grid, per_class, class_name, batch_
     click.echo(f"wrote {count} to {out}" + (f" (grid: {paths[-1]})" if grid else ""))
     if per_class:
         click.echo(f"per-class grid: {handle.save_class_grid(seeds[:16], out, truncation=trunc)}")
+
+
+def _warn_if_emulated(handle) -> None:
+    import torch
+
+    from ganvas.utils.device import slow_precision_note
+
+    note = slow_precision_note(handle.precision, torch.device(handle.device))
+    if note:
+        click.echo(f"warning: {note}", err=True)
 
 
 @click.command("interpolate")

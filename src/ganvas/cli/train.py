@@ -105,6 +105,8 @@ def train_cmd(data, out, model, resolution, batch, batch_gpu, kimg, minutes, epo
     from ganvas.train import train
 
     result = train(cfg, out, progress=not no_progress, log=lambda m: click.echo(m, err=True))
+    if not result.is_main:
+        return  # the first process says where things are
     click.echo(f"generator: {result.generator}")
     if result.grid:
         click.echo(f"samples:   {result.grid}")

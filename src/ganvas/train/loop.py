@@ -30,7 +30,7 @@ from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, StepLog, plot_losses, plot_series, read_stats
 from ganvas.train.steps import (Setup, build_setup, check_names, d_step, freeze_layers, g_step, lr_factor,
                                 remember_buffers, set_lr, training_metrics)
-from ganvas.utils.device import resolve_device
+from ganvas.utils.device import resolve_device, slow_precision_note
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
 
@@ -54,6 +54,7 @@ class TrainResult:
     grid: Path | None
     loss_plot: Path | None
     resumed_from: int
+    is_main: bool = True  # False in the other processes of a torchrun job, which write nothing
 
 
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
@@ -118,6 +119,9 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     log(f"training {setup.model_name} on {data.name} ({_describe(data, setup.c_dim)}) for {total_nimg / 1000:g} kimg, "
         f"{setup.precision}{', channels_last' if setup.channels_last else ''}, {where}, "
         f"{torch.get_num_threads()} threads" + (f", {accum} accumulation steps" if accum > 1 else ""))
+    note = slow_precision_note(setup.precision, setup.device)
+    if note:
+        log(f"warning: {note}")
     if main and nimg == 0 and isinstance(data, ImageDataset):
         save_real_grid(data.images[: cfg.train.grid_size], grids / "reals.png")
     batch, n_critic = cfg.train.batch, cfg.train.n_critic
@@ -222,7 +226,7 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
         stats.close()
 
     # Section: finish: export the EMA generator, the last grid and the loss plot.
-    result = TrainResult(run_dir, nimg, run_dir / "generator.safetensors", None, None, resumed_from)
+    result = TrainResult(run_dir, nimg, run_dir / "generator.safetensors", None, None, resumed_from, main)
     if main:
         if not checkpoint.list_checkpoints(run_dir):  # e.g. a finished run rerun with no step to do
             _save_checkpoint(run_dir, setup, nimg, bad_steps, cfg)

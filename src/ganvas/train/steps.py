@@ -242,12 +242,18 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
 def _batch_gpu(cfg: RunConfig, world: World) -> int:
     batch = cfg.train.batch
     if batch % world.size:
-        raise ConfigError(f"--batch {batch} must divide evenly over the {world.size} processes")
+        lower, upper = batch // world.size * world.size, (batch // world.size + 1) * world.size
+        nearest = f"--batch {lower} or {upper}" if lower else f"--batch {upper}"
+        raise ConfigError(f"--batch {batch} must divide evenly over the {world.size} processes: "
+                          f"use a multiple of {world.size}, e.g. {nearest}")
     shard = batch // world.size
     batch_gpu = cfg.train.batch_gpu or shard
     if shard % batch_gpu:
+        divisors = [d for d in range(1, shard + 1) if shard % d == 0]
+        shown = ", ".join(map(str, divisors)) if len(divisors) <= 12 else ", ".join(map(str, divisors[-12:]))
         raise ConfigError(f"--batch-gpu {batch_gpu} must divide the {shard} images each process takes per step "
-                          f"(--batch {batch} over {world.size} process{'es' if world.size > 1 else ''})")
+                          f"(--batch {batch} over {world.size} process{'es' if world.size > 1 else ''}): "
+                          f"use one of {shown}")
     return batch_gpu
 
 
