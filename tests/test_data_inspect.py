@@ -93,12 +93,18 @@ def test_inspect_agrees_with_load_folder(tmp_path):
     assert len(report["skipped"]) == 4
 
 
-def test_inspect_human_readable(known):
+def test_inspect_human_readable(known, tmp_path):
     result = CliRunner().invoke(main, ["data", "inspect", str(known)])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "7 usable image(s)" in out and "cats 2, dogs 2" in out and "duplicates:  2" in out
-    assert "empty.png: empty file (0 bytes)" in out
+    assert "empty.png: empty file (0 bytes)" in out and "not images:  .txt 1  (passed over" in out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "LICENSE").write_text("no extension")
+    (other / "notes.txt").write_text("text")
+    out = CliRunner().invoke(main, ["data", "inspect", str(other)]).stdout
+    assert "not images:  (no extension) 1, .txt 1  (passed over" in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
 

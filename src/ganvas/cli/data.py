@@ -74,7 +74,8 @@ def format_report(r: dict) -> str:
     if r["run_folders"]:
         lines.append(f"  run folders: {', '.join(r['run_folders'])}  (passed over: ganvas runs hold samples, not data)")
     if r["other_files"]:
-        lines.append(f"  not images:  {counts(r['other_files'])}  (passed over; accepted: "
+        other = {ext or "(no extension)": k for ext, k in r["other_files"].items()}
+        lines.append(f"  not images:  {counts(other)}  (passed over; accepted: "
                      f"{' '.join(IMAGE_EXTENSIONS)})")
     if r["skipped"]:
         lines.append(f"  skipped ({len(r['skipped']):,}):")
