@@ -135,11 +135,17 @@ def test_a_batch_that_does_not_split_is_refused(art, tmp_path):
     assert "use one of 1, 2, 4, 8, 16" in one.stderr
 
 
-@pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="this machine has the GPUs")
-def test_gpus_flag_needs_the_gpus(art, tmp_path):
-    proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / "g"), "--gpus", "2", *BASE)
-    assert proc.returncode == 2 and "--gpus 2, but this machine has 0 CUDA GPUs" in proc.stderr
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("gpus", ["2", "1"])
+def test_gpus_flag_needs_the_gpus(art, tmp_path, gpus):
+    proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / "g"), "--gpus", gpus, *BASE)
+    assert proc.returncode == 2 and f"--gpus {gpus}, but this machine has 0 CUDA GPUs" in proc.stderr
     assert "torchrun --standalone" in proc.stderr and not (tmp_path / "g").exists()
+
+
+def test_gpus_flag_must_be_positive(art, tmp_path):
+    proc = run_cli("train", "--data", str(art), "--out", str(tmp_path / "g"), "--gpus", "0", *BASE)
+    assert proc.returncode == 2 and "'--gpus': must be at least 1, got 0" in proc.stderr
 
 
 def test_metrics_during_two_process_training_match_one_process(art, tmp_path):

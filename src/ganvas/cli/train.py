@@ -58,7 +58,7 @@ from ganvas.config import PRECISIONS
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Forward-pass precision: bf16 or fp16 autocast (fp16 with loss scaling), fp32, or auto "
                    "(bf16 where the hardware runs it natively). [default: auto]")
-@click.option("--gpus", type=int, default=None,
+@click.option("--gpus", type=int, default=None, callback=positive_int,
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
@@ -100,7 +100,7 @@ def train_cmd(data, out, model, resolution, batch, batch_gpu, kimg, minutes, epo
         return
     if out is None:
         raise ConfigError("--out RUN_DIR is required: the folder for checkpoints, grids and the generator")
-    if gpus is not None and gpus > 1:
+    if gpus is not None:
         _launch_torchrun(gpus)
     from ganvas.train import train
 
@@ -152,6 +152,8 @@ def _launch_torchrun(gpus: int) -> None:
         raise ConfigError(f"--gpus {gpus}, but this machine has {found} CUDA GPU{'s' if found != 1 else ''}. "
                           "For several CPU processes, run torchrun yourself: "
                           "torchrun --standalone --nproc_per_node=N -m ganvas train ...")
+    if gpus == 1:
+        return  # this process trains, on the GPU that train.device=auto picks
     args, skip = [], False
     for a in sys.argv[1:]:
         if skip:
