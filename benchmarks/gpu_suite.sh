@@ -8,8 +8,9 @@
 #   --smoke          CPU, tiny resolutions, batches and kimg; results go to a temporary file unless --results
 #   --budget S       stop starting steps after S seconds (default 480; 300 with --smoke)
 #   --results PATH   where the merged JSON goes
-#   --only NAMES     run only these steps (comma list of step names as the summary prints them); the others
-#                    are recorded as skipped
+#   --only NAMES     run only these steps (comma list of step names as --list prints them); the others are
+#                    recorded as skipped. A name the suite does not have stops it before anything runs.
+#   --list           print the step names, in order, and exit
 #
 # Steps, most important first, each with its own time limit: the GPU-marked tests (exit code 5, no such
 # tests, counts as passing), a 1-process torchrun training smoke, dcgan 64 px bf16 with CUDA graphs (compile
@@ -30,7 +31,9 @@ set -u -o pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0
+NOTE=""
 ONLY=""
+LIST=0
 BUDGET=""
 RESULTS=""
 while (($#)); do
@@ -39,27 +42,35 @@ while (($#)); do
     --budget) BUDGET="$2"; shift ;;
     --results) RESULTS="$2"; shift ;;
     --only) ONLY=",$2,"; shift ;;
+    --list) LIST=1 ;;
     -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-PY="${PYTHON:-python}"
-if command -v torchrun >/dev/null 2>&1; then TORCHRUN=(torchrun); else TORCHRUN=("$PY" -m torch.distributed.run); fi
+if [[ -z "${PYTHON:-}" && -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY="${PYTHON:-python}"; fi
+# One python start for what the suite needs to know: whether torch imports, sees a GPU, and the device's name.
+PROBE=$("$PY" - 2>/dev/null <<'EOF'
+import os, re
+import torch
+cuda = torch.cuda.is_available()
+name = torch.cuda.get_device_name() if cuda else f"cpu{os.cpu_count()}"
+print(int(cuda), re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+EOF
+) || PROBE=""
+if [[ -z "$PROBE" ]]; then
+  echo "error: $PY cannot import torch: set PYTHON to the python of the environment ganvas is installed in" \
+    "(make install creates .venv, which the suite uses when PYTHON is not set)" >&2
+  exit 2
+fi
+read -r HAS_CUDA SLUG <<<"$PROBE"
+TORCHRUN=("$PY" -m torch.distributed.run)  # the torchrun of this python's torch
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 STEPS="$WORK/steps.tsv"
 : >"$STEPS"
 
-HAS_CUDA=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
-SLUG=$("$PY" - <<'EOF'
-import os, re
-import torch
-name = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu{os.cpu_count()}"
-print(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
-EOF
-)
 DATE=$(date +%Y-%m-%d)
 
 # Section: sizes. On a GPU the kimg per step is planned so that all steps fit ~8 minutes; --smoke shrinks
@@ -93,14 +104,18 @@ else
     DEVICE=cuda
   else
     DEVICE=cpu
-    echo "no CUDA device: the steps run on the CPU at full size within the budget; --smoke is the quick check"
+    NOTE="no CUDA device: the steps run on the CPU at full size within the budget; --smoke is the quick check"
   fi
 fi
-echo "gpu_suite: device $DEVICE ($SLUG), budget ${BUDGET} s, smoke $SMOKE, results -> $RESULTS"
 
 # Section: running a step.
+# With LISTING=1 the steps only add their names to NAMES (the list pass that checks --only before a run).
+LISTING=0
+NAMES=","
+
 # skip_step NAME "KIND: why": records a step that did not run, with a line saying why.
 skip_step() {
+  if ((LISTING)); then NAMES+="$1,"; return; fi
   echo "== $1: skipped ($2)"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "skipped: ${2%%:*}" "" 0 "" "" >>"$STEPS"
 }
@@ -110,6 +125,7 @@ skip_step() {
 run_step() {
   local name="$1" needs_cuda="$2" limit="$3" ok_codes="$4"
   shift 4
+  if ((LISTING)); then NAMES+="$name,"; return; fi
   local json="$WORK/$name.json" log="$WORK/$name.log" status rc t0 remaining
   local cmd="$*"
   cmd="${cmd//$WORK/\$WORK}"
@@ -206,12 +222,15 @@ profile_steps() {
     --out "$WORK/profile-dcgan64-b64-bf16.json"
 }
 
-# Section: the steps.
+# Section: the steps (every name in every mode: a step that cannot run here is recorded as skipped).
+suite_steps() {
 run_step pytest-gpu 1 120 "0 5" "$PY" -m pytest -q -m gpu tests/
 run_step torchrun-1proc 0 90 0 "${TORCHRUN[@]}" --standalone --nproc_per_node=1 -m ganvas train --data emoji \
   --out "$WORK/ddp" --kimg "$DDP_KIMG" --no-progress
-if ((HAS_CUDA)) && ((!SMOKE)); then  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
-  run_step train-dcgan64-b64-cudagraphs 0 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
+if ((SMOKE)); then
+  skip_step train-dcgan64-b64-cudagraphs "smoke: CUDA graphs need a CUDA device"
+else  # DCGAN-64 is launch-bound on a GPU: CUDA graphs (compile mode reduce-overhead)
+  run_step train-dcgan64-b64-cudagraphs 1 "$LIMIT_COMPILE" 0 "${TT[@]}" --model dcgan --resolution 64 --width 64 \
     --z-dim 100 --batch "$BDC" --kimg "$KDC" --precision bf16 --set train.compile=true \
     --set train.compile_mode=reduce-overhead --out "$WORK/train-dcgan64-b64-cudagraphs.json"
 fi
@@ -239,6 +258,30 @@ if ((SMOKE)); then  # compiling takes minutes on a CPU: one compiled step checks
 else  # the goal sizes first: the budget may end the list
   train_steps "-compile" "$LIMIT_COMPILE" sg256-b64 sg64-b64 dcgan64-b64 sg64-b32 sg512-b16 -- --set train.compile=true
 fi
+}
+
+LISTING=1
+suite_steps
+LISTING=0
+if ((LIST)); then
+  tr ',' '\n' <<<"${NAMES#,}" | sed '/^$/d'
+  exit 0
+fi
+if [[ -n "$ONLY" ]]; then
+  unknown=()
+  IFS=',' read -ra wanted <<<"${ONLY//,,/,}"
+  for name in "${wanted[@]}"; do
+    [[ -z "$name" || "$NAMES" == *",$name,"* ]] || unknown+=("$name")
+  done
+  if ((${#unknown[@]})); then
+    steps="${NAMES//,/ }"
+    echo "error: --only names no step of this suite: ${unknown[*]}. Steps:${steps% }" >&2
+    exit 2
+  fi
+fi
+[[ -n "$NOTE" ]] && echo "$NOTE"
+echo "gpu_suite: device $DEVICE ($SLUG), budget ${BUDGET} s, smoke $SMOKE, results -> $RESULTS"
+suite_steps
 
 # Section: merge every step's JSON into one file and print the summary.
 mkdir -p "$(dirname "$RESULTS")"
