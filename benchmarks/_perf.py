@@ -57,12 +57,23 @@ def die(message: str, code: int = 2) -> None:
 
 # Section: flags and config.
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1 (0 would otherwise read as "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_config_args(p: argparse.ArgumentParser, batch_help: str) -> None:
     p.add_argument("--model", default=None, help="registered model (dcgan, stylegan); default: the preset's")
     p.add_argument("--resolution", type=int, default=64)
-    p.add_argument("--batch", type=int, default=None, help=batch_help)
-    p.add_argument("--width", type=int, default=None, help="model.width; default: the preset's")
-    p.add_argument("--z-dim", type=int, default=None, help="model.z_dim; default: the preset's")
+    p.add_argument("--batch", type=positive_int, default=None, help=batch_help)
+    p.add_argument("--width", type=positive_int, default=None, help="model.width; default: the preset's")
+    p.add_argument("--z-dim", type=positive_int, default=None, help="model.z_dim; default: the preset's")
     p.add_argument("--preset", default="default", help="a ganvas preset; auto sizes a stylegan for the emoji set")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, as `ganvas train --set` (repeatable); beats the script's own settings")
@@ -121,6 +132,7 @@ def build_run_config(args: argparse.Namespace, script: dict[str, Any] | None = N
     """
     from ganvas.config import build_config, parse_set
     from ganvas.errors import ConfigError
+    from ganvas.train.steps import check_names
 
     overrides: dict[str, Any] = {"data.source": "emoji", "data.resolution": args.resolution}
     for key, value in (("model.name", args.model), ("train.batch", args.batch), ("model.width", args.width),
@@ -133,7 +145,9 @@ def build_run_config(args: argparse.Namespace, script: dict[str, Any] | None = N
         overrides.update(forced or {})
         if args.preset == "auto" and num_images is None:
             num_images = emoji_count()
-        return build_config(args.preset, overrides, num_images=num_images)
+        cfg = build_config(args.preset, overrides, num_images=num_images)
+        check_names(cfg)  # an unknown model, loss or augmentation: one line, before anything is built
+        return cfg
     except ConfigError as e:
         die(str(e))
 

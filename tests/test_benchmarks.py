@@ -35,3 +35,14 @@ def test_a_python_without_torch_is_named(tmp_path):
     fake.chmod(0o755)
     proc = _suite("--list", python=str(fake))
     assert proc.returncode == 2 and "cannot import torch: set PYTHON" in proc.stderr
+
+
+def test_benchmark_scripts_refuse_bad_settings_in_one_line():
+    root = SUITE.parents[1]
+    for script, args, fragment in [("train_throughput.py", ["--model", "nope"], "unknown model 'nope'"),
+                                   ("profile_step.py", ["--set", "loss.name=nope"], "unknown loss 'nope'"),
+                                   ("sample_throughput.py", ["--batch", "0"], "must be at least 1, got 0")]:
+        proc = subprocess.run([sys.executable, str(root / "benchmarks" / script), *args], capture_output=True,
+                              text=True, timeout=120, cwd=root)
+        assert proc.returncode == 2 and fragment in proc.stderr, (script, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr
