@@ -162,3 +162,43 @@ def test_metrics_during_two_process_training_match_one_process(art, tmp_path):
 
     a, b = json.loads(two[0]), json.loads(one[0])
     assert a["kid"] == pytest.approx(b["kid"], rel=1e-3, abs=1e-6)
+
+
+_PEER = """
+import os, sys, torch
+from ganvas.errors import PeerLost
+from ganvas.utils.dist import all_reduce_sum, barrier, init_world
+world = init_world("cpu")
+barrier(world)
+if world.rank == 1:
+    os._exit(0)  # gone without a word, as a killed process is
+try:
+    all_reduce_sum(torch.ones(1), world)
+except PeerLost as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+def test_a_lost_process_is_one_line_naming_who_saw_it(tmp_path):
+    """The process left behind gets `PeerLost` from the collective (one line), not the backend's traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+           "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _PEER], env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for r in (0, 1)]
+    (out, err), _ = [p.communicate(timeout=120) for p in procs]
+    assert procs[0].returncode == 3, err[-2000:]
+    assert out.startswith("process 0 of 2: summing across processes failed, so another process of this run has "
+                          "stopped or cannot be reached (") and out.count("\n") == 1
+
+
+def test_a_lost_process_message_says_how_to_resume(tmp_path):
+    from ganvas.train.loop import _resume_hint
+
+    assert "No checkpoint was written yet" in _resume_hint(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "ckpt-0000000256.pt").write_bytes(b"")
+    assert "ckpt-0000000256.pt: rerun the same command to resume" in _resume_hint(tmp_path)

@@ -20,3 +20,7 @@ class DataError(GanvasError):
 
 class TrainingDiverged(GanvasError):
     """Training produced non-finite values repeatedly and was stopped before writing them."""
+
+
+class PeerLost(GanvasError):
+    """Another process of a multi-process (torchrun) run stopped or could not be reached."""

@@ -24,7 +24,7 @@ from ganvas import __version__, checkpoint
 from ganvas.config import RunConfig, flatten, set_flag
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sources import load_data
-from ganvas.errors import GanvasError, TrainingDiverged
+from ganvas.errors import GanvasError, PeerLost, TrainingDiverged
 from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, StepLog, plot_losses, plot_series, read_stats
@@ -86,8 +86,18 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
             _prepare_run_dir(run_dir, cfg, log)
         barrier(world)  # the run folder is checked before anyone reads checkpoints from it
         return _run(cfg, run_dir, data, setup, total_nimg, progress, log)
+    except PeerLost as e:
+        raise PeerLost(f"{e}. {_resume_hint(run_dir)}") from e
     finally:
         close_world(world)
+
+
+def _resume_hint(run_dir: Path) -> str:
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return "No checkpoint was written yet: rerun the same command to start again"
+    return (f"The last checkpoint is {found[-1]}: rerun the same command to resume from it (torchrun's "
+            "--max-restarts=N does so by itself)")
 
 
 def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, progress: bool,

@@ -10,12 +10,15 @@ augmentation controller's statistics then all ride on the same single collective
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from ganvas.errors import PeerLost
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,24 @@ def _attempt_store(size: int, timeout: datetime.timedelta):
     return dist.PrefixStore(f"ganvas/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
+@contextlib.contextmanager
+def _with_peers(world: World, what: str):
+    """A collective that fails (a peer's connection closed, or the process-group timeout passed) raises
+    `PeerLost`, one line that says which process saw it, instead of a backend's traceback."""
+    try:
+        yield
+    except RuntimeError as e:  # torch.distributed.DistError and the backends' errors derive from it
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        reason = reason.split("] ", 1)[-1].split(". ", 1)[0][:200]  # its first sentence, without the source line
+        raise PeerLost(f"process {world.rank} of {world.size}: {what} failed, so another process of this run has "
+                       f"stopped or cannot be reached ({reason}); that process's own output says why") from e
+
+
 def all_reduce_sum(t: torch.Tensor, world: World) -> torch.Tensor:
     """Sum t across ranks in place (a no-op in a world of one)."""
     if world.size > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        with _with_peers(world, "summing across processes"):
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
 
 
@@ -82,20 +99,23 @@ def all_gather_object(obj, world: World) -> list:
     if world.size <= 1:
         return [obj]
     out = [None] * world.size
-    dist.all_gather_object(out, obj)
+    with _with_peers(world, "gathering from every process"):
+        dist.all_gather_object(out, obj)
     return out
 
 
 def broadcast_tensor(t: torch.Tensor, world: World) -> torch.Tensor:
     """Rank 0's values of t on every rank, in place."""
     if world.size > 1:
-        dist.broadcast(t, src=0)
+        with _with_peers(world, "receiving from the first process"):
+            dist.broadcast(t, src=0)
     return t
 
 
 def barrier(world: World) -> None:
     if world.size > 1:
-        dist.barrier()
+        with _with_peers(world, "waiting for every process"):
+            dist.barrier()
 
 
 def close_world(world: World) -> None:
