@@ -198,7 +198,8 @@ def test_a_lost_process_is_one_line_naming_who_saw_it(tmp_path):
 def test_a_lost_process_message_says_how_to_resume(tmp_path):
     from ganvas.train.loop import _resume_hint
 
-    assert "No checkpoint was written yet" in _resume_hint(tmp_path)
+    assert _resume_hint(tmp_path) == "it starts again (no checkpoint yet)"
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "ckpt-0000000256.pt").write_bytes(b"")
-    assert "ckpt-0000000256.pt: rerun the same command to resume" in _resume_hint(tmp_path)
+    assert _resume_hint(tmp_path).endswith("it resumes from the last checkpoint, " +
+                                           str(tmp_path / "checkpoints" / "ckpt-0000000256.pt"))

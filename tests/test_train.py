@@ -657,3 +657,27 @@ def test_a_fixed_ada_p_holds_through_training_and_bad_values_are_refused(tmp_pat
         bad = run_cli("train", "--data", str(art), "--out", str(tmp_path / "bad"), "--kimg", "0.032",
                       *flags, *TINY_TRAIN)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+@pytest.mark.parametrize("error,batch_gpu,fragment", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), 0,
+     "cpu memory ran out with 16 images per pass (--batch-gpu): rerun the same command with --batch-gpu 8, and it "
+     "starts again (no checkpoint yet). Each step then sums the gradients of 2 passes of 8, so it still trains on "
+     "--batch 16 images"),
+    (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 bytes"), 1,
+     "cpu memory ran out with 1 image per pass, the least there can be: train a smaller network"),
+])
+def test_out_of_memory_names_the_flag_that_fixes_it(tmp_path, monkeypatch, error, batch_gpu, fragment):
+    import ganvas.train.loop as loop
+
+    def d_step(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(loop, "d_step", d_step)
+    art = make_art_folder(tmp_path / "art", n=16)
+    with pytest.raises(GanvasError) as e:
+        train(_cfg(art, **{"train.batch_gpu": batch_gpu}), tmp_path / "run", progress=False, log=lambda m: None)
+    assert str(e.value).startswith(fragment)
+    monkeypatch.setattr(loop, "d_step", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="^a bug$"):  # any other error stays itself
+        train(_cfg(art), tmp_path / "run2", progress=False, log=lambda m: None)

@@ -74,6 +74,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
     main = world.is_main
     if not main:
         progress, log = False, lambda m: None  # only the main process talks and writes
+    setup = None
     try:
         check_names(cfg)
         data = load_data(cfg.data, progress=progress)
@@ -87,17 +88,36 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         barrier(world)  # the run folder is checked before anyone reads checkpoints from it
         return _run(cfg, run_dir, data, setup, total_nimg, progress, log)
     except PeerLost as e:
-        raise PeerLost(f"{e}. {_resume_hint(run_dir)}") from e
+        raise PeerLost(f"{e}. Rerun the same command and {_resume_hint(run_dir)} (torchrun's --max-restarts=N "
+                       "does so by itself)") from e
+    except RuntimeError as e:  # torch.OutOfMemoryError is one; a CPU allocation that fails is a plain one
+        if setup is None or not _out_of_memory(e):
+            raise
+        raise GanvasError(_out_of_memory_message(cfg, setup, run_dir)) from e
     finally:
         close_world(world)
 
 
 def _resume_hint(run_dir: Path) -> str:
     found = checkpoint.list_checkpoints(run_dir)
-    if not found:
-        return "No checkpoint was written yet: rerun the same command to start again"
-    return (f"The last checkpoint is {found[-1]}: rerun the same command to resume from it (torchrun's "
-            "--max-restarts=N does so by itself)")
+    return f"it resumes from the last checkpoint, {found[-1]}" if found else "it starts again (no checkpoint yet)"
+
+
+def _out_of_memory(e: RuntimeError) -> bool:
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(e)
+
+
+def _out_of_memory_message(cfg: RunConfig, setup: Setup, run_dir: Path) -> str:
+    """Out of memory in training: the flag that fixes it (a smaller pass, the same training), and where it resumes."""
+    per_pass, shard = setup.batch_gpu, cfg.train.batch // setup.world.size
+    where = f"{setup.device.type} memory ran out with {per_pass} image{'s' if per_pass > 1 else ''} per pass"
+    if per_pass == 1:
+        return (f"{where}, the least there can be: train a smaller network (e.g. --set model.max_width=256) or "
+                f"at a lower --resolution in a new run folder")
+    smaller = max(d for d in range(1, per_pass) if shard % d == 0)
+    return (f"{where} (--batch-gpu): rerun the same command with --batch-gpu {smaller}, and {_resume_hint(run_dir)}. "
+            f"Each step then sums the gradients of {shard // smaller} passes of {smaller}, so it still trains on "
+            f"--batch {cfg.train.batch} images")
 
 
 def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, progress: bool,
