@@ -37,13 +37,14 @@ def slow_precision_note(precision: str, device: torch.device) -> str | None:
     """A one-line warning when `precision` (already resolved) is emulated on this device, else None.
 
     Figures: ganvas's 32 px demo network trained on a 2-core CPU without bf16 instructions at 0.37x to 0.39x
-    the img/s of fp32 in bf16 and 0.03x in fp16 (`benchmarks/train_throughput.py --precision fp32,bf16,fp16`).
+    the img/s of fp32 in bf16 and 0.03x in fp16 (`benchmarks/train_throughput.py --precision fp32,bf16,fp16`),
+    and generated at 0.44x in bf16 (`benchmarks/sample_throughput.py --precision fp32,bf16`).
     """
     if device.type != "cpu":
         return None
     if precision == "bf16" and not cpu_has_fast_bf16():
         return ("this CPU has no bf16 instructions (AVX512-BF16 or AMX), so bf16 is emulated and slower than fp32 "
-                "(the demo network trains 2.7x slower); --precision auto picks the faster one")
+                "(the demo network: 2.7x slower training, 2.3x slower generation); --precision auto picks fp32 here")
     if precision == "fp16":
         return ("fp16 is meant for GPUs: most CPUs emulate it, far slower than fp32 (the demo network trains 30x "
                 "slower); --precision auto picks the faster one")
