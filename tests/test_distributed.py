@@ -203,3 +203,15 @@ def test_a_lost_process_message_says_how_to_resume(tmp_path):
     (tmp_path / "checkpoints" / "ckpt-0000000256.pt").write_bytes(b"")
     assert _resume_hint(tmp_path).endswith("it resumes from the last checkpoint, " +
                                            str(tmp_path / "checkpoints" / "ckpt-0000000256.pt"))
+
+
+def test_out_of_memory_in_a_collective_is_not_a_lost_process():
+    from ganvas.errors import PeerLost
+    from ganvas.utils.dist import World, _with_peers
+
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        with _with_peers(World(rank=1, size=2), "summing across processes"):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+    with pytest.raises(PeerLost, match=r"^process 1 of 2: summing across processes failed, .* \(Connection closed\)"):
+        with _with_peers(World(rank=1, size=2), "summing across processes"):
+            raise RuntimeError("[pair.cc:553] Connection closed. Check the remote worker.\nmore")

@@ -79,6 +79,8 @@ def _with_peers(world: World, what: str):
     `PeerLost`, one line that says which process saw it, instead of a backend's traceback."""
     try:
         yield
+    except torch.cuda.OutOfMemoryError:
+        raise  # this process's own trouble (training says which --batch-gpu fits)
     except RuntimeError as e:  # torch.distributed.DistError and the backends' errors derive from it
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         reason = reason.split("] ", 1)[-1].split(". ", 1)[0][:200]  # its first sentence, without the source line
