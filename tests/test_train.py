@@ -681,3 +681,35 @@ def test_out_of_memory_names_the_flag_that_fixes_it(tmp_path, monkeypatch, error
     monkeypatch.setattr(loop, "d_step", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="^a bug$"):  # any other error stays itself
         train(_cfg(art), tmp_path / "run2", progress=False, log=lambda m: None)
+
+
+def test_a_failing_torch_compile_says_how_to_go_on_without_it(tmp_path, monkeypatch):
+    import ganvas.train.loop as loop
+    from torch._dynamo.exc import TorchDynamoException
+
+    def d_step(*args, **kwargs):
+        raise TorchDynamoException("backend='inductor' raised:\nsome long story")
+
+    monkeypatch.setattr(loop, "d_step", d_step)
+    art = make_art_folder(tmp_path / "art", n=16)
+    with pytest.raises(GanvasError, match=r"^torch.compile failed \(backend='inductor' raised:\)\. Rerun the same "
+                                          r"command without --compile .* it starts again \(no checkpoint yet\)"):
+        train(_cfg(art, **{"train.compile": True}), tmp_path / "run", progress=False, log=lambda m: None)
+    with pytest.raises(TorchDynamoException):  # without train.compile it is not torch.compile's doing
+        train(_cfg(art), tmp_path / "run2", progress=False, log=lambda m: None)
+
+
+def test_compile_on_a_cpu_without_a_compiler_is_refused_up_front(monkeypatch):
+    import torch._inductor.cpp_builder as cpp_builder
+
+    from ganvas.errors import ConfigError
+    from ganvas.train.steps import _check_cpu_compiler
+
+    _check_cpu_compiler()  # this machine has one
+
+    def none_found():
+        raise RuntimeError("No working C++ compiler found")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", none_found)
+    with pytest.raises(ConfigError, match=r"needs a C\+\+ compiler, and none works here \(No working C\+\+ compiler"):
+        _check_cpu_compiler()

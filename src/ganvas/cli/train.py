@@ -58,13 +58,18 @@ from ganvas.config import PRECISIONS
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Forward-pass precision: bf16 or fp16 autocast (fp16 with loss scaling), fp32, or auto "
                    "(bf16 where the hardware runs it natively). [default: auto]")
+@click.option("--compile", "compile_mode", is_flag=False, flag_value="default", default=None,
+              type=click.Choice(["default", "reduce-overhead", "max-autotune"]),
+              help="torch.compile G and D (for GPUs; on CPUs it ran slower than eager). A mode may follow: "
+                   "reduce-overhead adds CUDA graphs (for small, launch-bound networks), max-autotune searches "
+                   "kernels longer. Can be turned on or off when resuming.")
 @click.option("--gpus", type=int, default=None, callback=positive_int,
               help="Train on N GPUs of this machine: relaunches this command under torchrun (one process each).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def train_cmd(data, out, model, resolution, batch, batch_gpu, kimg, minutes, epochs, loss, aug, seed, checkpoint_kimg,
               fit, labels, background, metrics, metrics_every, preset, sets, creative, resume_from, freeze_d,
-              precision, gpus, dry_run, no_progress):
+              precision, compile_mode, gpus, dry_run, no_progress):
     """Train a GAN on a folder of images or a built-in set.
 
     \b
@@ -84,7 +89,8 @@ def train_cmd(data, out, model, resolution, batch, batch_gpu, kimg, minutes, epo
              "train.checkpoint_kimg": checkpoint_kimg, "data.fit": fit, "data.labels": labels,
              "data.background": background, "train.metrics": metrics, "train.metrics_kimg": metrics_every,
              "train.resume_from": resume_from, "train.freeze_d": freeze_d, "train.precision": precision,
-             "loss.creative_weight": 1.0 if creative else None}
+             "loss.creative_weight": 1.0 if creative else None,
+             "train.compile": True if compile_mode else None, "train.compile_mode": compile_mode}
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(parse_set(sets))
     if data is not None and data.startswith("~"):

@@ -91,9 +91,14 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         raise PeerLost(f"{e}. Rerun the same command and {_resume_hint(run_dir)} (torchrun's --max-restarts=N "
                        "does so by itself)") from e
     except RuntimeError as e:  # torch.OutOfMemoryError is one; a CPU allocation that fails is a plain one
-        if setup is None or not _out_of_memory(e):
-            raise
-        raise GanvasError(_out_of_memory_message(cfg, setup, run_dir)) from e
+        if setup is not None and _out_of_memory(e):
+            raise GanvasError(_out_of_memory_message(cfg, setup, run_dir)) from e
+        if cfg.train.compile and _compile_failed(e):
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise GanvasError(f"torch.compile failed ({reason}). Rerun the same command without --compile (or with "
+                              f"--set train.compile=false) and {_resume_hint(run_dir)}, training the same "
+                              "networks eagerly") from e
+        raise
     finally:
         close_world(world)
 
@@ -101,6 +106,12 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
 def _resume_hint(run_dir: Path) -> str:
     found = checkpoint.list_checkpoints(run_dir)
     return f"it resumes from the last checkpoint, {found[-1]}" if found else "it starts again (no checkpoint yet)"
+
+
+def _compile_failed(e: RuntimeError) -> bool:
+    from torch._dynamo.exc import TorchDynamoException
+
+    return isinstance(e, TorchDynamoException)
 
 
 def _out_of_memory(e: RuntimeError) -> bool:
@@ -152,6 +163,9 @@ def _run(cfg: RunConfig, run_dir: Path, data, setup: Setup, total_nimg: int, pro
     note = slow_precision_note(setup.precision, setup.device)
     if note:
         log(f"warning: {note}")
+    if cfg.train.compile and setup.device.type == "cpu":
+        log("note: torch.compile is for GPUs; on a 2-core CPU the compiled style-based step ran at 0.65x of eager "
+            "(17.5 against 27-28 img/s). The first steps also wait for the compiler")
     if main and nimg == 0 and isinstance(data, ImageDataset):
         save_real_grid(data.images[: cfg.train.grid_size], grids / "reals.png")
     batch, n_critic = cfg.train.batch, cfg.train.n_critic

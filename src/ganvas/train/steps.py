@@ -228,6 +228,8 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
     if cudagraphs and cfg.train.reuse_fakes:
         raise ConfigError(f"train.reuse_fakes keeps G's output and graph through D's step, where CUDA graphs "
                           f"(train.compile_mode={mode}) may overwrite them; use one or the other")
+    if cfg.train.compile and device.type == "cpu":
+        _check_cpu_compiler()
     G_fwd, D_fwd = (torch.compile(G, mode=mode), torch.compile(D, mode=mode)) if cfg.train.compile else (G, D)
     # fp16's 5 exponent bits underflow small gradients: scale the losses up, and the gradients back down
     # before the update, with the scale halved on overflow and doubled after 2,000 clean steps.
@@ -237,6 +239,20 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
                  precision, channels_last, augment, device, world, batch_gpu, G_fwd, D_fwd, ada,
                  scaler_G=scaler_G, scaler_D=scaler_D,
                  cudagraphs=cudagraphs)
+
+
+def _check_cpu_compiler() -> None:
+    """torch.compile on a CPU writes C++: without a compiler it fails at the first step, deep in a traceback."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+    except ImportError:  # another torch: its own error will have to do
+        return
+    try:
+        get_cpp_compiler()
+    except Exception as e:
+        raise ConfigError("train.compile (--compile) on a CPU needs a C++ compiler, and none works here "
+                          f"({str(e).strip().splitlines()[0][:160]}): install g++ (or set CXX), or train without "
+                          "--compile, which on CPUs is faster anyway") from None
 
 
 def _batch_gpu(cfg: RunConfig, world: World) -> int:
