@@ -294,5 +294,9 @@ def test_glu_is_torchs_glu_with_a_channels_last_gradient():
     cl = torch.randn(2, 32, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_(True)
     (grad,) = torch.autograd.grad(glu(cl).square().sum(), cl)
     assert grad.is_contiguous(memory_format=torch.channels_last)
+    # With a graph of the gradient (R1) the backward takes its differentiable path: the same values and layout.
+    (graphed,) = torch.autograd.grad(glu(cl).square().sum(), cl, create_graph=True)
+    assert graphed.requires_grad and graphed.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(graphed, grad)
     with pytest.raises(ValueError, match="even number of channels"):
         glu(torch.randn(1, 3, 2, 2))

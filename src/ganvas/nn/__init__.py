@@ -74,8 +74,16 @@ class _GLU(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         a, b = x.chunk(2, dim=1)
         s = torch.sigmoid(b)
-        grad_a = grad * s
-        return torch.cat([grad_a, grad_a * a * (1 - s)], dim=1)  # d(a s)/db = a s (1 - s)
+        if torch.is_grad_enabled():  # a graph of the gradient is wanted (R1): differentiable ops
+            grad_a = grad * s
+            return torch.cat([grad_a, grad_a * a * (1 - s)], dim=1)  # d(a s)/db = a s (1 - s)
+        # Otherwise both halves are written straight into the result: no concatenation, no temporaries.
+        out = torch.empty_like(x)
+        grad_a, grad_b = out.chunk(2, dim=1)
+        torch.mul(grad, s, out=grad_a)
+        torch.mul(grad_a, a, out=grad_b)
+        grad_b.addcmul_(grad_b, s, value=-1)  # grad_a a (1 - s)
+        return out
 
 
 def glu(x: torch.Tensor) -> torch.Tensor:
