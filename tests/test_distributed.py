@@ -215,3 +215,24 @@ def test_out_of_memory_in_a_collective_is_not_a_lost_process():
     with pytest.raises(PeerLost, match=r"^process 1 of 2: summing across processes failed, .* \(Connection closed\)"):
         with _with_peers(World(rank=1, size=2), "summing across processes"):
             raise RuntimeError("[pair.cc:553] Connection closed. Check the remote worker.\nmore")
+
+
+@pytest.mark.parametrize("gpus_args", [["--gpus", "2"], ["--gpus=2"]])
+def test_gpus_flag_relaunches_the_same_command_under_torchrun(monkeypatch, gpus_args):
+    """On a machine with the GPUs, --gpus N reruns the command line as torchrun's N processes, without --gpus."""
+    import ganvas.cli.train as cli_train
+
+    launched = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(sys, "argv", ["ganvas", "train", "--data", "art", *gpus_args, "--kimg", "1"])
+    monkeypatch.setattr(subprocess, "call", lambda cmd: launched.append(cmd) or 0)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(SystemExit) as e:
+        cli_train._launch_torchrun(2)
+    assert e.value.code == 0 and launched == [[sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                               "--nproc_per_node=2", "-m", "ganvas", "train", "--data", "art",
+                                               "--kimg", "1"]]
+    cli_train._launch_torchrun(1)  # one GPU: this process trains
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cli_train._launch_torchrun(2)  # already one of torchrun's processes
+    assert len(launched) == 1
