@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import torch
 
-from ganvas.errors import GanvasError
+from ganvas.errors import GanvasError, first_sentence
 from ganvas.models import Generator, build_generator
 from ganvas.utils.files import atomic_write_bytes, atomic_write_text
 from ganvas.utils.provenance import fingerprint_bytes
@@ -72,8 +72,7 @@ def load_latest_state(run_dir: str | os.PathLike, log: Callable[[str], None] | N
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - a damaged file: try the one before
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]  # its first sentence
-            damaged.append((path, first[:160]))
+            damaged.append((path, first_sentence(e, 160)))
             continue
         if state.get("format_version") != STATE_FORMAT:
             raise GanvasError(f"{path} was written by another ganvas version (format "

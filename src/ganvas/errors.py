@@ -6,6 +6,13 @@ traceback and exits with status 2. Bugs stay ordinary exceptions.
 """
 
 
+def first_sentence(e: BaseException, limit: int = 200) -> str:
+    """The first sentence of an exception's first line (its type name when it has no text), for a one-line
+    message that quotes a library's error without its traceback or its advice paragraphs."""
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return line.split(". ", 1)[0][:limit]
+
+
 class GanvasError(Exception):
     """An error the user can fix; its message says how."""
 

@@ -24,12 +24,12 @@ from ganvas import __version__, checkpoint
 from ganvas.config import RunConfig, flatten, set_flag
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sources import load_data
-from ganvas.errors import GanvasError, PeerLost, TrainingDiverged
+from ganvas.errors import GanvasError, PeerLost, TrainingDiverged, first_sentence
 from ganvas.train.ema import EmaUpdater, ema_beta
 from ganvas.train.snapshots import save_fake_grid, save_real_grid
 from ganvas.train.stats import Stats, StepLog, plot_losses, plot_series, read_stats
-from ganvas.train.steps import (Setup, build_setup, check_names, d_step, freeze_layers, g_step, lr_factor,
-                                remember_buffers, set_lr, training_metrics)
+from ganvas.train.steps import (Setup, build_setup, check_names, d_step, divisors, freeze_layers, g_step,
+                                lr_factor, remember_buffers, set_lr, training_metrics)
 from ganvas.utils.device import resolve_device, slow_precision_note
 from ganvas.utils.dist import barrier, close_world, init_world
 from ganvas.utils.files import atomic_write_text
@@ -94,10 +94,9 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True,
         if setup is not None and _out_of_memory(e):
             raise GanvasError(_out_of_memory_message(cfg, setup, run_dir)) from e
         if cfg.train.compile and _compile_failed(e):
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            raise GanvasError(f"torch.compile failed ({reason}). Rerun the same command without --compile (or with "
-                              f"--set train.compile=false) and {_resume_hint(run_dir)}, training the same "
-                              "networks eagerly") from e
+            raise GanvasError(f"torch.compile failed ({first_sentence(e, 300)}). Rerun the same command without "
+                              f"--compile (or with --set train.compile=false) and {_resume_hint(run_dir)}, "
+                              "training the same networks eagerly") from e
         raise
     finally:
         close_world(world)
@@ -125,7 +124,7 @@ def _out_of_memory_message(cfg: RunConfig, setup: Setup, run_dir: Path) -> str:
     if per_pass == 1:
         return (f"{where}, the least there can be: train a smaller network (e.g. --set model.max_width=256) or "
                 f"at a lower --resolution in a new run folder")
-    smaller = max(d for d in range(1, per_pass) if shard % d == 0)
+    smaller = max(d for d in divisors(shard) if d < per_pass)
     return (f"{where} (--batch-gpu): rerun the same command with --batch-gpu {smaller}, and {_resume_hint(run_dir)}. "
             f"Each step then sums the gradients of {shard // smaller} passes of {smaller}, so it still trains on "
             f"--batch {cfg.train.batch} images")

@@ -23,7 +23,7 @@ from ganvas.augment import AUGMENTS
 from ganvas.config import RunConfig
 from ganvas.data.dataset import ImageDataset
 from ganvas.data.sampler import ImageBatches, PointBatches
-from ganvas.errors import ConfigError
+from ganvas.errors import ConfigError, first_sentence
 from ganvas.losses import LOSSES, PENALTIES, r1_penalty
 from ganvas.models import MODELS, DataInfo, resolve_model_name
 from ganvas.nn import state_buffers
@@ -241,6 +241,11 @@ def build_setup(cfg: RunConfig, data, world: World) -> Setup:
                  cudagraphs=cudagraphs)
 
 
+def divisors(n: int) -> list[int]:
+    """The per-pass sizes that split n images evenly, ascending."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 def _check_cpu_compiler() -> None:
     """torch.compile on a CPU writes C++: without a compiler it fails at the first step, deep in a traceback."""
     try:
@@ -251,7 +256,7 @@ def _check_cpu_compiler() -> None:
         get_cpp_compiler()
     except Exception as e:
         raise ConfigError("train.compile (--compile) on a CPU needs a C++ compiler, and none works here "
-                          f"({str(e).strip().splitlines()[0][:160]}): install g++ (or set CXX), or train without "
+                          f"({first_sentence(e, 160)}): install g++ (or set CXX), or train without "
                           "--compile, which on CPUs is faster anyway") from None
 
 
@@ -265,8 +270,7 @@ def _batch_gpu(cfg: RunConfig, world: World) -> int:
     shard = batch // world.size
     batch_gpu = cfg.train.batch_gpu or shard
     if shard % batch_gpu:
-        divisors = [d for d in range(1, shard + 1) if shard % d == 0]
-        shown = ", ".join(map(str, divisors)) if len(divisors) <= 12 else ", ".join(map(str, divisors[-12:]))
+        shown = ", ".join(map(str, divisors(shard)[-12:]))  # (the largest, when there are many)
         raise ConfigError(f"--batch-gpu {batch_gpu} must divide the {shard} images each process takes per step "
                           f"(--batch {batch} over {world.size} process{'es' if world.size > 1 else ''}): "
                           f"use one of {shown}")

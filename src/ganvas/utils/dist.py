@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ganvas.errors import PeerLost
+from ganvas.errors import PeerLost, first_sentence
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,7 @@ def _with_peers(world: World, what: str):
     except torch.cuda.OutOfMemoryError:
         raise  # this process's own trouble (training says which --batch-gpu fits)
     except RuntimeError as e:  # torch.distributed.DistError and the backends' errors derive from it
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        reason = reason.split("] ", 1)[-1].split(". ", 1)[0][:200]  # its first sentence, without the source line
+        reason = first_sentence(e, 1000).split("] ", 1)[-1][:200]  # without the backend's source location
         raise PeerLost(f"process {world.rank} of {world.size}: {what} failed, so another process of this run has "
                        f"stopped or cannot be reached ({reason}); that process's own output says why") from e
 
